@@ -1,0 +1,156 @@
+"""The hosts of the inventory under test, as a user sees them.
+
+The inventory is Molecule's (MOLECULE_INVENTORY_FILE, set by `molecule verify`) or any other with the
+groups ftp_servers and ftp_clients (FTP_INVENTORY, e.g. inventories/lab). Every check runs its FTP
+client on a client host, never on the server itself.
+"""
+
+import functools
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+import testinfra
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "ftp_server"
+
+
+def inventory_path():
+    molecule = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if molecule:
+        # The folder, so that the group_vars beside the file are read too.
+        return str(pathlib.Path(molecule).parent)
+    return os.environ.get("FTP_INVENTORY", str(ROOT / "inventories" / "lab"))
+
+
+@functools.cache
+def inventory():
+    out = subprocess.run(
+        ["ansible-inventory", "-i", inventory_path(), "--list"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def group(name):
+    return inventory().get(name, {}).get("hosts", [])
+
+
+def hostvars(name):
+    return inventory()["_meta"]["hostvars"].get(name, {})
+
+
+def role_settings(host):
+    """The role's defaults and backend vars, overridden by the host's inventory vars."""
+    settings = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    settings.update(hostvars(host))
+    backend = settings["ftp_server_backend"]
+    settings.update(yaml.safe_load((ROLE / "vars" / f"{backend}.yml").read_text()))
+    return settings
+
+
+@functools.cache
+def node(name):
+    if hostvars(name).get("ansible_connection", "").endswith("podman"):
+        return testinfra.get_host(f"podman://{name}")
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory_path(), force_ansible=True)
+
+
+@dataclass
+class Server:
+    name: str
+    node: object
+    address: str
+    settings: dict
+
+    @property
+    def passive_range(self):
+        return range(self.settings["ftp_server_pasv_min_port"], self.settings["ftp_server_pasv_max_port"] + 1)
+
+
+@dataclass
+class Client:
+    name: str
+    node: object
+    user: str
+    password: str
+
+    def run(self, script, **env):
+        """Run a shell script on the client, with env passed as shell variables."""
+        assigns = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
+        return self.node.run(f"{assigns} bash -c {shlex.quote(script)}" if assigns else f"bash -c {shlex.quote(script)}")
+
+    def python(self, code, *args):
+        """Run Python code on the client (its own python3 and ftplib) and parse its JSON output."""
+        quoted = " ".join(shlex.quote(str(a)) for a in args)
+        result = self.node.run(f"python3 -c {shlex.quote(code)} {quoted}")
+        assert result.rc == 0, result.stderr
+        return json.loads(result.stdout)
+
+
+def pytest_generate_tests(metafunc):
+    if "server_name" in metafunc.fixturenames:
+        metafunc.parametrize("server_name", group("ftp_servers"), scope="session")
+
+
+@pytest.fixture(scope="session")
+def server(server_name):
+    n = node(server_name)
+    address = n.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    return Server(server_name, n, address, role_settings(server_name))
+
+
+@pytest.fixture(scope="session")
+def client():
+    clients = group("ftp_clients")
+    assert clients, f"inventory {inventory_path()} has no host in group ftp_clients"
+    name = clients[0]
+    settings = hostvars(name)
+    return Client(name, node(name), settings["ftp_client_user"], settings["ftp_client_password"])
+
+
+@pytest.fixture
+def play_role(tmp_path):
+    """Run the ftp_server role from a playbook in a folder outside the repo, as a reuser would.
+
+    Only ANSIBLE_ROLES_PATH points into the repo: no ansible.cfg, no other ANSIBLE_* setting.
+    Returns the finished process (stdout and stderr together).
+    """
+
+    def run(limit=None, gather_facts=True, **extra_vars):
+        (tmp_path / "play.yml").write_text(
+            yaml.safe_dump([{
+                "name": "Use the ftp_server role",
+                "hosts": "ftp_servers",
+                "gather_facts": gather_facts,
+                "roles": ["ftp_server"],
+            }])
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
+        env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
+        env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
+        cmd = ["ansible-playbook", "-i", inventory_path(), "play.yml", "-e", json.dumps(extra_vars)]
+        if limit:
+            cmd += ["--limit", limit]
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    return run
+
+
+RECAP_LINE = re.compile(r"^(\S+)\s*:\s+((?:\w+=\d+\s*)+)$", re.M)
+
+
+def recap(output):
+    """PLAY RECAP counters per host: {'host': {'ok': 3, 'changed': 0, ...}}."""
+    tail = output.split("PLAY RECAP", 1)[-1]
+    return {
+        host: {k: int(v) for k, v in (pair.split("=") for pair in counters.split())}
+        for host, counters in RECAP_LINE.findall(tail)
+    }

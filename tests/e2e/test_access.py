@@ -1,0 +1,58 @@
+"""Who may log in, and where a logged-in user can go."""
+
+import pytest
+
+LOGIN = """
+import ftplib, json, sys
+host, user, password = sys.argv[1:4]
+ftp = ftplib.FTP(host, timeout=20)
+try:
+    ftp.login(user, password)
+    print(json.dumps("logged in"))
+except ftplib.error_perm as e:
+    print(json.dumps(str(e)))
+"""
+
+# Walk upwards and sideways from the home; report where the user ends up and what it sees.
+ESCAPE = """
+import ftplib, json, sys
+host, user, password = sys.argv[1:4]
+ftp = ftplib.FTP(host, timeout=20)
+ftp.login(user, password)
+ftp.cwd("..")
+ftp.cwd("../..")
+seen = {"pwd": ftp.pwd(), "root": sorted(name.rsplit("/", 1)[-1] for name in ftp.nlst("/"))}
+try:
+    ftp.cwd("/etc")
+    seen["etc"] = "entered"
+except ftplib.error_perm as e:
+    seen["etc"] = str(e)[:3]
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("user", ["anonymous", "ftp"])
+def test_anonymous_is_refused(server, client, user):
+    reply = client.python(LOGIN, server.address, user, "guest@example.org")
+    assert reply.startswith("530")
+
+
+def test_wrong_password_is_refused(server, client):
+    reply = client.python(LOGIN, server.address, client.user, client.password + "-wrong")
+    assert reply.startswith("530")
+
+
+def test_system_account_is_refused(server, client):
+    reply = client.python(LOGIN, server.address, "root", "anything")
+    assert reply.startswith("530")
+
+
+def test_user_logs_in(server, client):
+    assert client.python(LOGIN, server.address, client.user, client.password) == "logged in"
+
+
+def test_user_stays_in_chroot(server, client):
+    seen = client.python(ESCAPE, server.address, client.user, client.password)
+    assert seen["pwd"] == "/"
+    assert seen["root"] == ["upload"]
+    assert seen["etc"] == "550"

@@ -1,0 +1,29 @@
+"""In active mode the server connects back to the client from the port the role exports."""
+
+import pytest
+
+# ftplib in active mode, recording the address the server's data connection came from.
+ACTIVE_LIST = """
+import ftplib, json, sys
+host, user, password = sys.argv[1:4]
+peers = []
+class Probe(ftplib.FTP):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = super().ntransfercmd(cmd, rest)
+        peers.append(conn.getpeername()[1])
+        return conn, size
+ftp = Probe(host, timeout=20)
+ftp.login(user, password)
+ftp.set_pasv(False)
+ftp.nlst()
+ftp.quit()
+print(json.dumps(peers))
+"""
+
+
+def test_data_comes_from_exported_port(server, client):
+    expected = server.settings["__ftp_server_active_source_port"]
+    if expected is None:
+        pytest.fail("this backend exports no fixed active source port; test its own behaviour instead")
+    peers = client.python(ACTIVE_LIST, server.address, client.user, client.password)
+    assert peers == [expected]

@@ -1,0 +1,65 @@
+"""Real clients move a 20 MB random file up and down, in passive and in active mode."""
+
+import re
+
+import pytest
+
+SAMPLE = "/tmp/e2e-sample.bin"
+
+# Each tool uploads SAMPLE as $NAME into upload/, downloads it back to $BACK, and shows the protocol
+# dialogue on stderr. $ACTIVE is "on" for active mode.
+SCRIPTS = {
+    "lftp": """
+        if [ "$ACTIVE" = on ]; then passive=off; else passive=on; fi
+        lftp -c "debug 5; set cmd:fail-exit yes; set xfer:clobber on; set net:max-retries 1;
+          set net:timeout 20; set ftp:passive-mode $passive;
+          open -u $FTP_USER,$FTP_PASSWORD $SERVER; cd upload;
+          put $SAMPLE -o $NAME; get $NAME -o $BACK"
+    """,
+    "curl": """
+        if [ "$ACTIVE" = on ]; then mode="--ftp-port -"; else mode=""; fi
+        curl -sS -v --fail --max-time 60 $mode --user "$FTP_USER:$FTP_PASSWORD" \\
+          -T $SAMPLE "ftp://$SERVER/upload/$NAME"
+        curl -sS -v --fail --max-time 60 $mode --user "$FTP_USER:$FTP_PASSWORD" \\
+          -o $BACK "ftp://$SERVER/upload/$NAME"
+    """,
+}
+
+PASSIVE_REPLY = re.compile(r"\b227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
+EPSV_REPLY = re.compile(r"\b229 Entering Extended Passive Mode \(\|\|\|(\d+)\|\)")
+ACTIVE_COMMAND = re.compile(r"\b(PORT \d+,\d+,\d+,\d+,\d+,\d+|EPRT \|\d\|[^|]+\|\d+\|)")
+
+
+def passive_ports(dialogue):
+    ports = [int(m[4]) * 256 + int(m[5]) for m in PASSIVE_REPLY.findall(dialogue)]
+    return ports + [int(p) for p in EPSV_REPLY.findall(dialogue)]
+
+
+@pytest.fixture(scope="session")
+def sample(client):
+    client.run(f"head -c 20M /dev/urandom > {SAMPLE}")
+    return client.node.check_output(f"sha256sum {SAMPLE}").split()[0]
+
+
+@pytest.mark.parametrize("mode", ["passive", "active"])
+@pytest.mark.parametrize("tool", sorted(SCRIPTS))
+def test_round_trip(server, client, sample, tool, mode):
+    if mode == "active" and not server.settings["ftp_server_active_enabled"]:
+        pytest.fail("active mode is off in this inventory; the transfer matrix needs it on")
+    name = f"{tool}-{mode}.bin"
+    back = f"/tmp/e2e-{server.name}-{name}"
+    result = client.run(
+        SCRIPTS[tool], SERVER=server.address, FTP_USER=client.user, FTP_PASSWORD=client.password,
+        SAMPLE=SAMPLE, NAME=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
+    )
+    assert result.rc == 0, result.stderr[-2000:]
+    assert client.node.check_output(f"sha256sum {back}").split()[0] == sample
+
+    dialogue = result.stderr
+    ports = passive_ports(dialogue)
+    if mode == "passive":
+        assert ports, "no PASV/EPSV reply seen"
+        assert all(p in server.passive_range for p in ports), ports
+    else:
+        assert not ports, f"active transfer used passive mode: {ports}"
+        assert ACTIVE_COMMAND.search(dialogue), "no PORT/EPRT command seen"

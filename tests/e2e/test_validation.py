@@ -1,0 +1,57 @@
+"""Bad settings fail loudly, naming the variable, before anything on the host changes."""
+
+import pytest
+from conftest import recap
+
+BAD = {
+    "article's 20-20 range": (
+        {"ftp_server_pasv_min_port": 20, "ftp_server_pasv_max_port": 20},
+        "vsftpd silently ignores a range at or below 1024",
+    ),
+    "range at 1024": (
+        {"ftp_server_pasv_min_port": 1024, "ftp_server_pasv_max_port": 1100},
+        "ftp_server_pasv_min_port is 1024",
+    ),
+    "reversed range": (
+        {"ftp_server_pasv_min_port": 50010, "ftp_server_pasv_max_port": 50000},
+        "the range must be ascending",
+    ),
+    "beyond 65535": (
+        {"ftp_server_pasv_min_port": 65000, "ftp_server_pasv_max_port": 65536},
+        "end at 65535 or below",
+    ),
+    "covers SQL Server": (
+        {"ftp_server_pasv_min_port": 1400, "ftp_server_pasv_max_port": 1500},
+        "covers port(s) 1433",
+    ),
+    "covers the control port": (
+        {"ftp_server_pasv_min_port": 2000, "ftp_server_pasv_max_port": 2100, "ftp_server_control_port": 2021},
+        "covers port(s) 2021",
+    ),
+    "hostname as address": (
+        {"ftp_server_pasv_address": "ftp.example.org"},
+        "it must be an IPv4 address",
+    ),
+    "plain password": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": "secret"}]},
+        "never the password itself",
+    ),
+}
+
+
+def fingerprint(server):
+    """Content and modification time of the files the role writes."""
+    files = [server.settings["__ftp_server_config"], server.settings["__ftp_server_user_list"]]
+    return [server.node.check_output(f"sha256sum {f}; stat -c %Y {f}") for f in files]
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_setting_fails_before_any_change(server, play_role, case):
+    extra_vars, message = BAD[case]
+    before = fingerprint(server)
+    result = play_role(limit=server.name, gather_facts=False, **extra_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert message in " ".join(output.split()), output[-3000:]
+    assert recap(output)[server.name]["changed"] == 0
+    assert fingerprint(server) == before
