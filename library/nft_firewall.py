@@ -1,0 +1,357 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: nft_firewall
+short_description: Render, validate and atomically apply a host's inbound nftables policy
+description:
+  - Renders one C(table inet) from a declarative list of what may come in (services with ports, port
+    ranges and allowed sources), plus management SSH from named sources, and applies it atomically.
+  - The input policy is drop; loopback, established/related traffic and the ICMP/ICMPv6 a host needs
+    are accepted. Conntrack helpers (FTP) are attached explicitly to the ports that ask for them, so
+    data connections of those services are RELATED.
+  - The rendered script is checked with C(nft -c) and applied with one C(nft -f) transaction that
+    replaces only this module's table. The module never flushes the ruleset, so tables of podman,
+    Docker or other tools stay untouched. If the apply fails, the previous table stays in force.
+  - Idempotent. The module keeps the applied script in O(path) and a fingerprint of the live table;
+    it reports a change when the desired script differs or the live table was altered by hand.
+  - O(path) is where nftables.service can load the ruleset at boot (include it from
+    C(/etc/nftables.conf)); the host_firewall role does that.
+version_added: "1.0.0"
+author: FTP lab developers
+options:
+  table:
+    description: Name of the C(inet) table the module owns.
+    type: str
+    default: host_firewall
+  state:
+    description: V(present) applies the policy; V(absent) removes the table and its files.
+    type: str
+    choices: [present, absent]
+    default: present
+  services:
+    description:
+      - Inbound services to accept. Entries with the same name and content (from several
+        contributors) collapse into one; the same name with different content is an error.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Unique name, shown in the rule's comment.
+        type: str
+        required: true
+      proto:
+        description: Transport protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      ports:
+        description: Ports (V(21)) and ranges (V(50000-50049)), 1 to 65535.
+        type: list
+        elements: raw
+        required: true
+      sources:
+        description: IPv4/IPv6 addresses or CIDRs allowed in; empty means everyone.
+        type: list
+        elements: str
+        default: []
+      comment:
+        description: Free text for the rule's comment.
+        type: str
+        default: ""
+      helper:
+        description: Conntrack helper to attach to connections to these ports.
+        type: str
+        choices: [ftp]
+  management:
+    description: Management SSH, open only to the sources named here.
+    type: dict
+    suboptions:
+      port:
+        description: SSH port.
+        type: int
+        default: 22
+      sources:
+        description: Addresses or CIDRs that manage the host.
+        type: list
+        elements: str
+        default: []
+      required:
+        description: Fail when O(management.sources) is empty (so Ansible does not lock itself out).
+        type: bool
+        default: true
+  egress_filter:
+    description: Drop outbound traffic except loopback, established/related, ICMP and O(egress).
+    type: bool
+    default: false
+  egress:
+    description: Outbound flows allowed when O(egress_filter) is on.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Unique name, shown in the rule's comment.
+        type: str
+        required: true
+      proto:
+        description: Transport protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      ports:
+        description: Destination ports and ranges.
+        type: list
+        elements: raw
+        default: []
+      sports:
+        description: Source ports and ranges (V(20) for active-mode FTP data).
+        type: list
+        elements: raw
+        default: []
+      destinations:
+        description: Destination addresses or CIDRs; empty means anywhere.
+        type: list
+        elements: str
+        default: []
+      comment:
+        description: Free text for the rule's comment.
+        type: str
+        default: ""
+  icmp_echo:
+    description: Answer ping (rate-limited).
+    type: bool
+    default: true
+  log_drops:
+    description: Log dropped packets, rate-limited, before the policy drops them.
+    type: bool
+    default: false
+  log_rate:
+    description: Rate of drop log lines, as nft C(limit rate) takes it.
+    type: str
+    default: 10/minute
+  path:
+    description: Where the applied script is stored; default C(/etc/nftables.d/<table>.nft).
+    type: path
+  state_dir:
+    description: Where the fingerprint of the live table is kept.
+    type: path
+    default: /var/lib/nft_firewall
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff is the rendered ruleset, before and after.
+  platform:
+    platforms: posix
+requirements:
+  - nft (nftables) on the managed host, and CAP_NET_ADMIN.
+"""
+
+EXAMPLES = r"""
+- name: Let in FTP and SQL Server, SSH only from the management network
+  nft_firewall:
+    services:
+      - name: ftp
+        ports: [21]
+        helper: ftp
+        comment: FTP control connection
+      - name: ftp-passive
+        ports: ["50000-50049"]
+      - name: mssql
+        ports: [1433]
+        sources: [192.0.2.0/24, "2001:db8::/32"]
+    management:
+      sources: [198.51.100.7]
+
+- name: Preview a change without applying it
+  nft_firewall:
+    services:
+      - name: ftp
+        ports: [21, "50000-50049"]
+    management:
+      sources: [198.51.100.7]
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+ruleset:
+  description: The rendered nft script.
+  returned: success
+  type: str
+open:
+  description: What is open to whom.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: ftp, proto: tcp, ports: ["21"], sources: [any], helper: ftp}]
+path:
+  description: Where the script is stored.
+  returned: success
+  type: str
+  sample: /etc/nftables.d/host_firewall.nft
+"""
+
+import hashlib
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.nft_ruleset import PolicyError, build, exposure, render
+
+RULE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+    comment=dict(type="str", default=""),
+)
+
+
+class Nft:
+    """The nft command on the managed host."""
+
+    def __init__(self, module):
+        self.module = module
+        self.bin = module.get_bin_path("nft", required=True)
+
+    def run(self, *args):
+        return self.module.run_command([self.bin, *args])
+
+    def check(self, script_path):
+        rc, _, err = self.run("-c", "-f", script_path)
+        return None if rc == 0 else err.strip()
+
+    def apply(self, script_path):
+        """One transaction: the table is replaced whole, or the old one stays in force."""
+        rc, _, err = self.run("-f", script_path)
+        return None if rc == 0 else err.strip()
+
+    def listing(self, table):
+        rc, out, _ = self.run("-s", "list", "table", "inet", table)
+        return out if rc == 0 else None
+
+    def delete(self, table):
+        rc, _, err = self.run("delete", "table", "inet", table)
+        return None if rc == 0 else err.strip()
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def write(module, path, text):
+    """Write atomically: a temporary file beside the target, then a rename."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    module.atomic_move(tmp, path)
+
+
+def fingerprint(listing):
+    return hashlib.sha256(listing.encode()).hexdigest() if listing is not None else None
+
+
+def absent(module, nft, table, path, stamp):
+    live = nft.listing(table)
+    changed = live is not None or os.path.exists(path) or os.path.exists(stamp)
+    result = dict(changed=changed, path=path, ruleset="", open=[])
+    if module._diff:
+        result["diff"] = dict(before=live or "", after="", before_header=table, after_header=table)
+    if changed and not module.check_mode:
+        if live is not None:
+            err = nft.delete(table)
+            if err:
+                module.fail_json(msg=f"nft could not delete table inet {table}: {err}")
+        for f in (path, stamp):
+            if os.path.exists(f):
+                os.remove(f)
+    module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            table=dict(type="str", default="host_firewall"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            services=dict(type="list", elements="dict", default=[], options=dict(
+                RULE_OPTIONS,
+                ports=dict(type="list", elements="raw", required=True),
+                sources=dict(type="list", elements="str", default=[]),
+                helper=dict(type="str", choices=["ftp"]),
+            )),
+            management=dict(type="dict", options=dict(
+                port=dict(type="int", default=22),
+                sources=dict(type="list", elements="str", default=[]),
+                required=dict(type="bool", default=True),
+            )),
+            egress_filter=dict(type="bool", default=False),
+            egress=dict(type="list", elements="dict", default=[], options=dict(
+                RULE_OPTIONS,
+                ports=dict(type="list", elements="raw", default=[]),
+                sports=dict(type="list", elements="raw", default=[]),
+                destinations=dict(type="list", elements="str", default=[]),
+            )),
+            icmp_echo=dict(type="bool", default=True),
+            log_drops=dict(type="bool", default=False),
+            log_rate=dict(type="str", default="10/minute"),
+            path=dict(type="path"),
+            state_dir=dict(type="path", default="/var/lib/nft_firewall"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    table = p["table"]
+    path = p["path"] or f"/etc/nftables.d/{table}.nft"
+    stamp = os.path.join(p["state_dir"], f"{table}.sha256")
+
+    # Everything is validated before the host is touched.
+    try:
+        policy = build(p)
+    except PolicyError as err:
+        module.fail_json(msg=str(err))
+    nft = Nft(module)
+    if p["state"] == "absent":
+        absent(module, nft, table, path, stamp)
+
+    desired = render(policy)
+    check_path = os.path.join(module.tmpdir, "ruleset.nft")
+    with open(check_path, "w", encoding="utf-8") as f:
+        f.write(desired)
+    err = nft.check(check_path)
+    if err:
+        module.fail_json(msg=f"nft refuses the rendered ruleset: {err}", ruleset=desired)
+
+    live = nft.listing(table)
+    saved = read(path)
+    untouched = live is not None and fingerprint(live) == read(stamp)
+    changed = not (untouched and saved == desired)
+    # The diff shows our own rendering when the live table is as we left it, else the live table.
+    before = (saved or "") if untouched else (live or "")
+
+    result = dict(changed=changed, ruleset=desired, open=exposure(policy), path=path)
+    if module._diff:
+        result["diff"] = dict(before=before, after=desired,
+                              before_header=f"{table} (before)", after_header=f"{table} (after)")
+    if changed and not module.check_mode:
+        err = nft.apply(check_path)
+        if err:
+            module.fail_json(msg=f"nft could not apply the ruleset; the previous one stays in force: {err}",
+                             ruleset=desired)
+        write(module, path, desired)
+        write(module, stamp, fingerprint(nft.listing(table)))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

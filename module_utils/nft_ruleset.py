@@ -1,0 +1,263 @@
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
+"""The pure core of the nft_firewall module: validate a declarative inbound policy, render it as one
+nftables table, and diff two renderings. No Ansible imports, so unit tests use it directly."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+RATE = re.compile(r"^\d+/(second|minute|hour|day)$")
+HELPERS = {"ftp": "ftp"}
+PROTOCOLS = ("tcp", "udp")
+
+# ICMP a host needs: errors (path-MTU discovery rides on destination-unreachable / packet-too-big)
+# and, for IPv6, neighbour and router discovery.
+ICMP4 = "destination-unreachable, time-exceeded, parameter-problem"
+ICMP6 = ("destination-unreachable, packet-too-big, time-exceeded, parameter-problem, "
+         "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert")
+
+
+class PolicyError(ValueError):
+    """An input the module refuses; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One allowed flow: inbound to ports (services) or outbound (egress)."""
+
+    name: str
+    proto: str
+    ports: tuple = ()          # destination ports/ranges, as (low, high)
+    sports: tuple = ()         # source ports/ranges (egress only)
+    peers: tuple = ()          # allowed sources (inbound) or destinations (egress); () = anyone
+    comment: str = ""
+    helper: str = ""           # conntrack helper attached to connections to these ports
+
+
+@dataclass
+class Policy:
+    table: str = "host_firewall"
+    services: list = field(default_factory=list)
+    egress: list = field(default_factory=list)
+    egress_filter: bool = False
+    icmp_echo: bool = True
+    log_drops: bool = False
+    log_rate: str = "10/minute"
+
+
+def parse_port(value, where):
+    """An int or 'low-high' string to a (low, high) pair, both within 1..65535."""
+    text = str(value).strip()
+    parts = text.split("-")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+        raise PolicyError(f"{where}: port {value!r} is not a number or a range like 50000-50049")
+    low, high = int(parts[0]), int(parts[-1])
+    for port in (low, high):
+        if not 1 <= port <= 65535:
+            raise PolicyError(f"{where}: port {port} is out of range (1-65535)")
+    if low > high:
+        raise PolicyError(f"{where}: range {text} is reversed")
+    return low, high
+
+
+def merge(ranges):
+    """Sort (low, high) pairs and merge overlapping or adjacent ones (nft sets refuse overlaps)."""
+    merged = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return tuple(merged)
+
+
+def parse_peer(value, where):
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=True)
+    except ValueError as err:
+        raise PolicyError(f"{where}: {value!r} is not an IPv4/IPv6 address or CIDR ({err})") from None
+
+
+def parse_rule(entry, kind):
+    """Validate one service (kind 'services') or egress entry (kind 'egress') into a Rule."""
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{kind}: entry {entry!r} is not a mapping")
+    name = str(entry.get("name") or "")
+    if not NAME.match(name):
+        raise PolicyError(f"{kind}: name {name!r} must be 1-63 letters, digits, '.', '_' or '-'")
+    where = f"{kind} entry {name!r}"
+    proto = entry.get("proto") or "tcp"
+    if proto not in PROTOCOLS:
+        raise PolicyError(f"{where}: proto {proto!r} must be one of {', '.join(PROTOCOLS)}")
+    ports = merge(parse_port(p, where) for p in entry.get("ports") or [])
+    sports = merge(parse_port(p, where) for p in entry.get("sports") or [])
+    peer_key = "sources" if kind == "services" else "destinations"
+    peers = tuple(sorted({parse_peer(p, where) for p in entry.get(peer_key) or []},
+                         key=lambda n: (n.version, n)))
+    if kind == "services" and not ports:
+        raise PolicyError(f"{where}: ports is empty; a service opens at least one port")
+    if kind == "egress" and not (ports or sports or peers):
+        raise PolicyError(f"{where}: give ports, sports or destinations, or it would allow all output")
+    helper = entry.get("helper") or ""
+    if helper and helper not in HELPERS:
+        raise PolicyError(f"{where}: helper {helper!r} is not one of {', '.join(HELPERS)}")
+    if helper and proto != "tcp":
+        raise PolicyError(f"{where}: the {helper} helper works on tcp only")
+    comment = str(entry.get("comment") or "")
+    if '"' in comment or "\n" in comment:
+        raise PolicyError(f"{where}: comment must not contain quotes or line breaks")
+    return Rule(name, proto, ports, sports, peers, comment, helper)
+
+
+def parse_rules(entries, kind):
+    """Validate a list of entries; identical repeats (from several contributors) collapse into one,
+    a name reused for a different entry is an error."""
+    rules = {}
+    for entry in entries or []:
+        rule = parse_rule(entry, kind)
+        if rule.name in rules and rules[rule.name] != rule:
+            raise PolicyError(f"{kind}: name {rule.name!r} is used by two different entries")
+        rules[rule.name] = rule
+    return list(rules.values())
+
+
+def build(params):
+    """Module parameters (a dict) to a validated Policy, or PolicyError."""
+    table = params.get("table") or "host_firewall"
+    if not TABLE.match(table):
+        raise PolicyError(f"table {table!r} must start with a letter and hold only letters, digits and '_'")
+    services = parse_rules(params.get("services"), "services")
+    management = params.get("management") or {}
+    if management:
+        sources = management.get("sources") or []
+        if not sources and management.get("required", True):
+            raise PolicyError(
+                "management: sources is empty, so SSH would be closed to everyone and Ansible locked out; "
+                "name the addresses that manage this host, or set management.required to false"
+            )
+        if sources:
+            ssh = parse_rule({"name": "management", "proto": "tcp", "ports": [management.get("port") or 22],
+                              "sources": sources, "comment": "SSH from the management sources"}, "services")
+            if any(s.name == "management" for s in services):
+                raise PolicyError("services: the name 'management' is reserved for the management SSH rule")
+            services.append(ssh)
+    rate = str(params.get("log_rate") or "10/minute")
+    if not RATE.match(rate):
+        raise PolicyError(f"log_rate {rate!r} must look like 10/minute")
+    return Policy(
+        table=table,
+        services=services,
+        egress=parse_rules(params.get("egress"), "egress"),
+        egress_filter=bool(params.get("egress_filter")),
+        icmp_echo=params.get("icmp_echo", True) is not False,
+        log_drops=bool(params.get("log_drops")),
+        log_rate=rate,
+    )
+
+
+def ports_expr(ranges):
+    items = [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges]
+    return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"
+
+
+def peer_matches(peers, direction):
+    """Match expressions, one per address family present: [''] when anyone is allowed."""
+    if not peers:
+        return [""]
+    out = []
+    for family, version in (("ip", 4), ("ip6", 6)):
+        nets = [str(n) for n in peers if n.version == version]
+        if nets:
+            out.append(f"{family} {direction} {nets[0] if len(nets) == 1 else '{ ' + ', '.join(nets) + ' }'} ")
+    return out
+
+
+def rule_lines(rule, direction):
+    """nft rule lines for one Rule; direction 'saddr' (inbound) or 'daddr' (egress)."""
+    match = ""
+    if rule.sports:
+        match += f"{rule.proto} sport {ports_expr(rule.sports)} "
+    if rule.ports:
+        match += f"{rule.proto} dport {ports_expr(rule.ports)} "
+    if not match:
+        match = f"meta l4proto {rule.proto} "
+    comment = f"{rule.name}: {rule.comment}" if rule.comment else rule.name
+    return [f"{peer}{match}accept comment \"{comment}\"" for peer in peer_matches(rule.peers, direction)]
+
+
+def render(policy):
+    """The policy as an nft script that atomically replaces only its own table."""
+    t = policy.table
+    lines = [
+        "# Managed by the nft_firewall Ansible module: changes made here are replaced on its next run.",
+        f"table inet {t}",
+        f"delete table inet {t}",
+        f"table inet {t} {{",
+    ]
+    helpers = sorted({r.helper for r in policy.services if r.helper})
+    for helper in helpers:
+        lines += [f"\tct helper {helper} {{", f"\t\ttype \"{HELPERS[helper]}\" protocol tcp",
+                  "\t\tl3proto inet", "\t}", ""]
+    if helpers:
+        # Since Linux 6.0 helpers are never attached automatically: attach them to the control
+        # connections here, so their data connections (passive and active) are RELATED.
+        lines += ["\tchain prerouting {", "\t\ttype filter hook prerouting priority filter; policy accept;"]
+        for rule in policy.services:
+            if rule.helper:
+                lines += [f"\t\t{peer}{rule.proto} dport {ports_expr(rule.ports)} ct helper set \"{rule.helper}\""
+                          for peer in peer_matches(rule.peers, "saddr")]
+        lines += ["\t}", ""]
+    lines += [
+        "\tchain input {",
+        "\t\ttype filter hook input priority filter; policy drop;",
+        "\t\tiif \"lo\" accept",
+        "\t\tct state established,related accept",
+        "\t\tct state invalid drop",
+        f"\t\ticmp type {{ {ICMP4} }} accept",
+        f"\t\ticmpv6 type {{ {ICMP6} }} accept",
+    ]
+    if policy.icmp_echo:
+        lines += ["\t\ticmp type echo-request limit rate 10/second accept",
+                  "\t\ticmpv6 type echo-request limit rate 10/second accept"]
+    for rule in policy.services:
+        lines += ["\t\t" + line for line in rule_lines(rule, "saddr")]
+    if policy.log_drops:
+        lines.append(f"\t\tlimit rate {policy.log_rate} log prefix \"{t} drop in: \" level info")
+    lines += ["\t}"]
+    if policy.egress_filter:
+        lines += [
+            "",
+            "\tchain output {",
+            "\t\ttype filter hook output priority filter; policy drop;",
+            "\t\toif \"lo\" accept",
+            "\t\tct state established,related accept",
+            "\t\tct state invalid drop",
+            f"\t\ticmp type {{ {ICMP4}, echo-request }} accept",
+            f"\t\ticmpv6 type {{ {ICMP6}, echo-request, nd-router-solicit }} accept",
+        ]
+        for rule in policy.egress:
+            lines += ["\t\t" + line for line in rule_lines(rule, "daddr")]
+        if policy.log_drops:
+            lines.append(f"\t\tlimit rate {policy.log_rate} log prefix \"{t} drop out: \" level info")
+        lines += ["\t}"]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def exposure(policy):
+    """What is open to whom, for the module's return value."""
+    def describe(rule):
+        return {
+            "name": rule.name,
+            "proto": rule.proto,
+            "ports": [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in rule.ports],
+            "sources": [str(n) for n in rule.peers] or ["any"],
+            "helper": rule.helper or None,
+        }
+    return [describe(rule) for rule in policy.services]
+

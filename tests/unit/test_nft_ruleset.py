@@ -1,0 +1,211 @@
+"""The pure core of nft_firewall: validation, merging, rendering."""
+
+import ipaddress
+
+import pytest
+from nft_ruleset import PolicyError, build, exposure, merge, parse_port, render
+
+FTP = {"name": "ftp", "ports": [21], "helper": "ftp", "comment": "FTP control connection"}
+PASSIVE = {"name": "ftp-passive", "ports": ["50000-50049"]}
+MGMT = {"sources": ["192.0.2.10"]}
+
+
+def rendered(**params):
+    params.setdefault("management", MGMT)
+    return render(build(params))
+
+
+# Ports and ranges
+
+@pytest.mark.parametrize("value, expected", [
+    (21, (21, 21)), ("21", (21, 21)), ("50000-50049", (50000, 50049)), (" 1-65535 ", (1, 65535)),
+])
+def test_port_parses(value, expected):
+    assert parse_port(value, "x") == expected
+
+
+@pytest.mark.parametrize("value, message", [
+    ("ftp", "is not a number"), ("1-2-3", "is not a number"), ("", "is not a number"), (-1, "is not a number"),
+    (0, "out of range"), (65536, "out of range"), ("50010-50000", "is reversed"),
+])
+def test_bad_port_is_refused(value, message):
+    with pytest.raises(PolicyError, match=message):
+        parse_port(value, "services entry 'x'")
+
+
+def test_merge_joins_overlapping_and_adjacent_ranges():
+    assert merge([(30, 40), (21, 21), (22, 25), (35, 50), (60, 60)]) == ((21, 25), (30, 50), (60, 60))
+
+
+def test_service_ports_render_as_one_merged_set():
+    text = rendered(services=[{"name": "web", "ports": [443, "80", "8000-8010", "8005-8020"]}])
+    assert 'tcp dport { 80, 443, 8000-8020 } accept comment "web"' in text
+
+
+# Validation names the entry
+
+@pytest.mark.parametrize("service, message", [
+    ({"name": "web", "ports": ["http"]}, "services entry 'web': port 'http' is not a number"),
+    ({"name": "web", "ports": [0]}, "services entry 'web': port 0 is out of range"),
+    ({"name": "web", "ports": [65536]}, "port 65536 is out of range"),
+    ({"name": "web", "ports": ["90-80"]}, "range 90-80 is reversed"),
+    ({"name": "web", "ports": []}, "ports is empty"),
+    ({"name": "web", "ports": [80], "sources": ["10.0.0.300/8"]}, "'10.0.0.300/8' is not an IPv4/IPv6"),
+    ({"name": "web", "ports": [80], "sources": ["10.0.0.1/8"]}, "has host bits set"),
+    ({"name": "web", "ports": [80], "proto": "icmp"}, "proto 'icmp' must be one of tcp, udp"),
+    ({"name": "web", "ports": [80], "helper": "sip"}, "helper 'sip' is not one of ftp"),
+    ({"name": "web", "ports": [80], "helper": "ftp", "proto": "udp"}, "ftp helper works on tcp only"),
+    ({"name": "web", "ports": [80], "comment": 'say "hi"'}, "must not contain quotes"),
+    ({"name": "bad name", "ports": [80]}, "name 'bad name' must be"),
+    ({"ports": [80]}, "name '' must be"),
+    ("web", "is not a mapping"),
+])
+def test_bad_service_is_refused(service, message):
+    with pytest.raises(PolicyError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build({"services": [service], "management": MGMT})
+
+
+def test_duplicate_name_with_different_content_is_refused():
+    with pytest.raises(PolicyError, match="name 'ftp' is used by two different entries"):
+        build({"services": [FTP, {"name": "ftp", "ports": [2121]}], "management": MGMT})
+
+
+def test_identical_contributions_collapse():
+    policy = build({"services": [FTP, PASSIVE, dict(FTP)], "management": MGMT})
+    assert [s.name for s in policy.services] == ["ftp", "ftp-passive", "management"]
+
+
+def test_empty_management_sources_are_refused_when_required():
+    with pytest.raises(PolicyError, match="Ansible locked out"):
+        build({"services": [FTP], "management": {"sources": []}})
+
+
+def test_management_may_be_left_closed_on_purpose():
+    policy = build({"services": [FTP], "management": {"sources": [], "required": False}})
+    assert "dport 22" not in render(policy)
+
+
+def test_management_name_is_reserved():
+    with pytest.raises(PolicyError, match="reserved"):
+        build({"services": [{"name": "management", "ports": [22]}], "management": MGMT})
+
+
+@pytest.mark.parametrize("table", ["1table", "my-table", "t" * 33])
+def test_bad_table_name_is_refused(table):
+    with pytest.raises(PolicyError, match="table"):
+        build({"table": table, "management": MGMT})
+
+
+def test_bad_log_rate_is_refused():
+    with pytest.raises(PolicyError, match="log_rate"):
+        build({"management": MGMT, "log_rate": "lots"})
+
+
+def test_egress_entry_needs_a_match():
+    with pytest.raises(PolicyError, match="egress entry 'all': give ports, sports or destinations"):
+        build({"management": MGMT, "egress": [{"name": "all"}]})
+
+
+# Rendering
+
+def test_table_is_replaced_atomically_never_flushed():
+    text = rendered(table="fw", services=[FTP])
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert lines[:3] == ["table inet fw", "delete table inet fw", "table inet fw {"]
+    assert "flush" not in text
+
+
+def test_input_policy_is_drop_with_the_basics():
+    text = rendered(services=[FTP])
+    for line in ("policy drop;", 'iif "lo" accept', "ct state established,related accept",
+                 "ct state invalid drop", "nd-neighbor-solicit", "packet-too-big"):
+        assert line in text
+
+
+def test_helper_is_attached_to_its_ports_in_prerouting():
+    text = rendered(services=[FTP, PASSIVE])
+    assert 'ct helper ftp {\n\t\ttype "ftp" protocol tcp\n\t\tl3proto inet' in text
+    assert "type filter hook prerouting priority filter; policy accept;\n\t\ttcp dport 21 ct helper set \"ftp\"" in text
+
+
+def test_no_helper_no_prerouting_chain():
+    text = rendered(services=[PASSIVE])
+    assert "prerouting" not in text and "ct helper" not in text
+
+
+def test_helper_follows_service_sources():
+    text = rendered(services=[dict(FTP, sources=["198.51.100.0/24"])])
+    assert 'ip saddr 198.51.100.0/24 tcp dport 21 ct helper set "ftp"' in text
+
+
+def test_sources_split_by_family():
+    text = rendered(services=[{"name": "mssql", "ports": [1433],
+                               "sources": ["2001:db8::/32", "10.0.0.0/8", "192.0.2.1"]}])
+    assert 'ip saddr { 10.0.0.0/8, 192.0.2.1/32 } tcp dport 1433 accept comment "mssql"' in text
+    assert 'ip6 saddr 2001:db8::/32 tcp dport 1433 accept comment "mssql"' in text
+
+
+def test_service_without_sources_is_open_to_all():
+    text = rendered(services=[FTP])
+    assert '\t\ttcp dport 21 accept comment "ftp: FTP control connection"' in text
+
+
+def test_management_ssh_only_from_its_sources():
+    text = rendered(services=[FTP], management={"sources": ["192.0.2.10", "2001:db8::10"], "port": 2222})
+    assert 'ip saddr 192.0.2.10/32 tcp dport 2222 accept' in text
+    assert 'ip6 saddr 2001:db8::10/128 tcp dport 2222 accept' in text
+    assert "dport 22 " not in text
+
+
+def test_udp_service():
+    assert 'udp dport 53 accept comment "dns"' in rendered(services=[{"name": "dns", "proto": "udp", "ports": [53]}])
+
+
+@pytest.mark.parametrize("echo, present", [(True, True), (False, False)])
+def test_echo_is_optional(echo, present):
+    assert ("echo-request" in rendered(icmp_echo=echo)) is present
+
+
+@pytest.mark.parametrize("log, present", [(True, True), (False, False)])
+def test_drop_logging_is_optional_and_rate_limited(log, present):
+    text = rendered(log_drops=log, log_rate="3/second", egress_filter=True)
+    assert ('limit rate 3/second log prefix "host_firewall drop in: "' in text) is present
+    assert ('log prefix "host_firewall drop out: "' in text) is present
+
+
+def test_no_output_chain_without_egress_filter():
+    assert "hook output" not in rendered(egress=[{"name": "ftp-active-data", "sports": [20]}])
+
+
+def test_egress_filter_renders_output_chain():
+    text = rendered(egress_filter=True, egress=[
+        {"name": "ftp-active-data", "sports": [20], "comment": "active FTP data"},
+        {"name": "dns", "proto": "udp", "ports": [53], "destinations": ["192.0.2.53", "2001:db8::53"]},
+        {"name": "mirror", "destinations": ["203.0.113.0/24"]},
+    ])
+    assert "type filter hook output priority filter; policy drop;" in text
+    assert 'tcp sport 20 accept comment "ftp-active-data: active FTP data"' in text
+    assert 'ip daddr 192.0.2.53/32 udp dport 53 accept comment "dns"' in text
+    assert 'ip6 daddr 2001:db8::53/128 udp dport 53 accept comment "dns"' in text
+    assert 'ip daddr 203.0.113.0/24 meta l4proto tcp accept comment "mirror"' in text
+
+
+def test_render_is_deterministic():
+    params = {"services": [PASSIVE, FTP], "management": MGMT}
+    assert render(build(params)) == render(build(dict(params)))
+
+
+# What the module returns
+
+def test_exposure_lists_what_is_open_to_whom():
+    policy = build({"services": [FTP, PASSIVE], "management": MGMT})
+    assert exposure(policy) == [
+        {"name": "ftp", "proto": "tcp", "ports": ["21"], "sources": ["any"], "helper": "ftp"},
+        {"name": "ftp-passive", "proto": "tcp", "ports": ["50000-50049"], "sources": ["any"], "helper": None},
+        {"name": "management", "proto": "tcp", "ports": ["22"], "sources": ["192.0.2.10/32"], "helper": None},
+    ]
+
+
+def test_peers_are_networks():
+    policy = build({"services": [{"name": "x", "ports": [1], "sources": ["192.0.2.0/24"]}], "management": MGMT})
+    assert policy.services[0].peers == (ipaddress.ip_network("192.0.2.0/24"),)
