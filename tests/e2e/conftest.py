@@ -19,7 +19,7 @@ import testinfra
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-ROLE = ROOT / "roles" / "ftp_server"
+ROLES = ROOT / "roles"
 
 
 def inventory_path():
@@ -48,11 +48,13 @@ def hostvars(name):
 
 
 def role_settings(host):
-    """The role's defaults and backend vars, overridden by the host's inventory vars."""
-    settings = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    """The roles' defaults and backend vars, overridden by the host's inventory vars."""
+    settings = {}
+    for role in ("ftp_server", "host_firewall"):
+        settings.update(yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()))
     settings.update(hostvars(host))
     backend = settings["ftp_server_backend"]
-    settings.update(yaml.safe_load((ROLE / "vars" / f"{backend}.yml").read_text()))
+    settings.update(yaml.safe_load((ROLES / "ftp_server" / "vars" / f"{backend}.yml").read_text()))
     return settings
 
 
@@ -67,8 +69,12 @@ def node(name):
 class Server:
     name: str
     node: object
-    address: str
     settings: dict
+
+    @property
+    def address(self):
+        """The server's IPv4 address, read afresh: a restarted container may get a new one."""
+        return self.node.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
 
     @property
     def passive_range(self):
@@ -102,9 +108,7 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def server(server_name):
-    n = node(server_name)
-    address = n.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
-    return Server(server_name, n, address, role_settings(server_name))
+    return Server(server_name, node(server_name), role_settings(server_name))
 
 
 @pytest.fixture(scope="session")
@@ -116,32 +120,36 @@ def client():
     return Client(name, node(name), settings["ftp_client_user"], settings["ftp_client_password"])
 
 
-@pytest.fixture
-def play_role(tmp_path):
-    """Run the ftp_server role from a playbook in a folder outside the repo, as a reuser would.
+def ansible_playbook(playbook, *args, cwd=ROOT, env=None):
+    """Run ansible-playbook on the inventory under test; stdout and stderr together."""
+    result = subprocess.run(
+        ["ansible-playbook", "-i", inventory_path(), str(playbook), *args],
+        cwd=cwd, env=env, capture_output=True, text=True,
+    )
+    return result.returncode, result.stdout + result.stderr
 
-    Only ANSIBLE_ROLES_PATH points into the repo: no ansible.cfg, no other ANSIBLE_* setting.
-    Returns the finished process (stdout and stderr together).
+
+@pytest.fixture
+def outside(tmp_path):
+    """Run a playbook (YAML text) from a folder outside the repo, as a reuser would.
+
+    Only ANSIBLE_ROLES_PATH points into the repo: no ansible.cfg, no library path, no other
+    ANSIBLE_* setting. Returns (exit code, output).
     """
 
-    def run(limit=None, gather_facts=True, **extra_vars):
-        (tmp_path / "play.yml").write_text(
-            yaml.safe_dump([{
-                "name": "Use the ftp_server role",
-                "hosts": "ftp_servers",
-                "gather_facts": gather_facts,
-                "roles": ["ftp_server"],
-            }])
-        )
+    def run(playbook, *args):
+        (tmp_path / "play.yml").write_text(playbook)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
-        env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
+        env["ANSIBLE_ROLES_PATH"] = str(ROLES)
         env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
-        cmd = ["ansible-playbook", "-i", inventory_path(), "play.yml", "-e", json.dumps(extra_vars)]
-        if limit:
-            cmd += ["--limit", limit]
-        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+        return ansible_playbook(tmp_path / "play.yml", *args, cwd=tmp_path, env=env)
 
     return run
+
+
+def nft_table(server):
+    """The live firewall table, exactly as nft prints it."""
+    return server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}")
 
 
 RECAP_LINE = re.compile(r"^(\S+)\s*:\s+((?:\w+=\d+\s*)+)$", re.M)

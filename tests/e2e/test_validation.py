@@ -1,7 +1,16 @@
 """Bad settings fail loudly, naming the variable, before anything on the host changes."""
 
+import json
+
 import pytest
 from conftest import recap
+
+PLAY = """
+- name: Use the ftp_server role
+  hosts: ftp_servers
+  gather_facts: false
+  roles: [ftp_server]
+"""
 
 BAD = {
     "article's 20-20 range": (
@@ -46,12 +55,11 @@ def fingerprint(server):
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_setting_fails_before_any_change(server, play_role, case):
+def test_bad_setting_fails_before_any_change(server, outside, case):
     extra_vars, message = BAD[case]
     before = fingerprint(server)
-    result = play_role(limit=server.name, gather_facts=False, **extra_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output[-3000:]
+    rc, output = outside(PLAY, "--limit", server.name, "-e", json.dumps(extra_vars))
+    assert rc == 2, output[-3000:]
     assert message in " ".join(output.split()), output[-3000:]
     assert recap(output)[server.name]["changed"] == 0
     assert fingerprint(server) == before
