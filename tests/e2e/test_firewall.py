@@ -16,20 +16,37 @@ LISTENERS = (1433, 3306, 8080)
 # open: connected; closed: refused (reached the host, nothing listens); filtered: no answer (dropped).
 PROBE = """
 import json, socket, sys
-host, out = sys.argv[1], {}
-for port in map(int, sys.argv[2:]):
+from concurrent.futures import ThreadPoolExecutor
+host = sys.argv[1]
+def state(port):
     s = socket.socket()
     s.settimeout(3)
     try:
         s.connect((host, port))
-        out[port] = "open"
+        return "open"
     except ConnectionRefusedError:
-        out[port] = "closed"
+        return "closed"
     except TimeoutError:
-        out[port] = "filtered"
+        return "filtered"
     finally:
         s.close()
-print(json.dumps(out))
+ports = [int(p) for p in sys.argv[2:]]
+with ThreadPoolExecutor(len(ports)) as pool:
+    print(json.dumps(dict(zip(ports, pool.map(state, ports)))))
+"""
+
+
+# Log in, ask for a passive port and hold it open while another host tries it.
+HOLD_PASV = """
+import ftplib, re, sys, time
+host, user, password, out = sys.argv[1:5]
+ftp = ftplib.FTP(host, timeout=30)
+ftp.login(user, password)
+parts = re.search(r"\\((\\d+),(\\d+),(\\d+),(\\d+),(\\d+),(\\d+)\\)", ftp.sendcmd("PASV")).groups()
+with open(out + ".tmp", "w") as f:
+    f.write(str(int(parts[4]) * 256 + int(parts[5])))
+import os; os.rename(out + ".tmp", out)
+time.sleep(20)
 """
 
 
@@ -72,6 +89,25 @@ def test_passive_range_follows_the_mode(server, client):
     else:
         # Open: the host answers (nothing listens until a PASV asks for it).
         assert seen == {first: "closed", last: "closed"}
+
+
+def test_waiting_passive_port_and_another_host(server, client):
+    """A passive port with the server listening on it: open to anyone in the open-range mode
+    (vsftpd itself then refuses a foreign address), dropped in helper mode since the connection is
+    not RELATED to the client's control connection."""
+    client.node.run(f"cat > /tmp/hold_pasv.py <<'EOF'\n{HOLD_PASV}\nEOF")
+    client.node.run("rm -f /tmp/pasv.port")
+    unit = f"e2e-pasv-{server.name}"
+    client.node.run(f"systemd-run --unit={unit} python3 /tmp/hold_pasv.py {server.address} "
+                    f"{client.user} {client.password} /tmp/pasv.port")
+    try:
+        client.node.run("timeout 10 sh -c 'until [ -s /tmp/pasv.port ]; do sleep 0.2; done'")
+        port = int(client.node.check_output("cat /tmp/pasv.port"))
+        assert port in server.passive_range
+        seen = probe_from_controller(server.address, port)
+    finally:
+        client.node.run(f"systemctl stop {unit}")
+    assert seen == ("filtered" if server.settings["host_firewall_helper_mode"] else "open")
 
 
 def test_only_sql_server_of_the_listeners_is_reachable(server, client, listeners):
