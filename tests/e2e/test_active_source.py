@@ -1,7 +1,5 @@
 """In active mode the server connects back to the client from the port the role exports."""
 
-import pytest
-
 # ftplib in active mode, recording the address the server's data connection came from.
 ACTIVE_LIST = """
 import ftplib, json, sys
@@ -23,7 +21,9 @@ print(json.dumps(peers))
 
 def test_data_comes_from_exported_port(server, client):
     expected = server.settings["__ftp_server_active_source_port"]
-    if expected is None:
-        pytest.fail("this backend exports no fixed active source port; test its own behaviour instead")
     peers = client.python(ACTIVE_LIST, server.address, client.user, client.password)
-    assert peers == [expected]
+    if expected is None:
+        # No fixed port exported (pyftpdlib): the data comes from an ephemeral, unprivileged port.
+        assert len(peers) == 1 and peers[0] >= 1024
+    else:
+        assert peers == [expected]

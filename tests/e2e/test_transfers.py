@@ -25,8 +25,8 @@ SCRIPTS = {
     """,
 }
 
-PASSIVE_REPLY = re.compile(r"\b227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")
-EPSV_REPLY = re.compile(r"\b229 Entering Extended Passive Mode \(\|\|\|(\d+)\|\)")
+PASSIVE_REPLY = re.compile(r"\b227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)", re.I)
+EPSV_REPLY = re.compile(r"\b229 Entering Extended Passive Mode \(\|\|\|(\d+)\|\)", re.I)
 ACTIVE_COMMAND = re.compile(r"\b(PORT \d+,\d+,\d+,\d+,\d+,\d+|EPRT \|\d\|[^|]+\|\d+\|)")
 
 

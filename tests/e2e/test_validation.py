@@ -50,7 +50,8 @@ BAD = {
 
 def fingerprint(server):
     """Content and modification time of the files the role writes."""
-    files = [server.settings["__ftp_server_config"], server.settings["__ftp_server_user_list"]]
+    files = [server.settings["__ftp_server_config"]] + (
+        [server.settings["__ftp_server_user_list"]] if "__ftp_server_user_list" in server.settings else [])
     return [server.node.check_output(f"sha256sum {f}; stat -c %Y {f}") for f in files]
 
 

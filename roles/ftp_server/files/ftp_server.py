@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+# MIT License (see LICENSE)
+"""The FTP server of the ftp_server role's pyftpdlib backend, configured by the JSON file the role
+renders. It behaves like the role's vsftpd from the outside: fixed passive range (and a 425 instead of
+a random port when the range is used up), announced address, chroot, hashed passwords, caps, delays
+after failed logins, no bounce or port stealing, an xferlog in vsftpd's format.
+
+    server.py --config FILE           serve
+    server.py --config FILE --check   validate FILE and exit: 0 good, 1 bad (nothing is bound)
+"""
+
+import argparse
+import ctypes
+import ctypes.util
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import sys
+import time
+
+from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
+from pyftpdlib.servers import FTPServer
+
+HOME_PERM = "el"            # homes are read-only: list and change directory
+UPLOAD_PERM = "elradfmwMT"  # upload dirs: everything but site commands
+
+
+class ConfigError(ValueError):
+    pass
+
+
+# The system's crypt(3) (libxcrypt): it knows every hash format the system does ($6$, $y$...),
+# where Python's own crypt module is gone since 3.13.
+_libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
+_libcrypt.crypt.restype = ctypes.c_char_p
+_libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+
+
+def crypt(password, setting):
+    out = _libcrypt.crypt(password.encode(), setting.encode())
+    return out.decode() if out and not out.startswith(b"*") else None
+
+
+def verify(password, hashed):
+    out = crypt(password, hashed)
+    return out is not None and hmac.compare_digest(out, hashed)
+
+
+def require(condition, message):
+    if not condition:
+        raise ConfigError(message)
+
+
+def load(path):
+    """Read and validate the config; ConfigError names what is wrong."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            cfg = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot read {path}: {err}") from None
+    require(isinstance(cfg, dict), "the config is not a JSON object")
+    for key in ("listen_port", "passive_min_port", "passive_max_port", "max_clients", "max_per_ip",
+                "max_login_attempts", "login_failure_delay"):
+        require(isinstance(cfg.get(key), int) and cfg[key] >= 0, f"{key} must be a whole number")
+    require(1 <= cfg["listen_port"] <= 65535, "listen_port must be 1-65535")
+    low, high = cfg["passive_min_port"], cfg["passive_max_port"]
+    require(1024 < low <= high <= 65535, f"passive range {low}-{high} must be ascending, above 1024, at most 65535")
+    require(not low <= cfg["listen_port"] <= high, "the passive range covers listen_port")
+    address = cfg.get("passive_address") or ""
+    if address:
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise ConfigError(f"passive_address {address!r} is not an IPv4 address") from None
+    require(isinstance(cfg.get("active_enabled"), bool), "active_enabled must be true or false")
+    require(cfg.get("anonymous") is False, "anonymous logins are not offered by this backend")
+    users = cfg.get("users")
+    require(isinstance(users, list), "users must be a list")
+    names = [u.get("name") for u in users]
+    require(len(set(names)) == len(names), "users lists a name twice")
+    base = str(cfg.get("home_base") or "")
+    for user in users:
+        name = user.get("name")
+        require(isinstance(name, str) and name and "/" not in name and name not in (".", ".."),
+                f"user name {name!r} is not a plain name")
+        require(crypt("probe", str(user.get("password_hash", ""))) is not None,
+                f"user {name}: password_hash is not a crypt hash this system knows")
+        # The home is the chroot; uploads go to one directory inside it.
+        user["home"] = os.path.join(base, name)
+        user["upload"] = os.path.join(user["home"], str(user.get("upload_dir") or "upload"))
+        for key in ("home", "upload"):
+            require(os.path.isdir(user[key]), f"user {name}: {key} {user[key]} is not a directory")
+        require(os.path.dirname(os.path.realpath(user["upload"])) == os.path.realpath(user["home"]),
+                f"user {name}: upload_dir must be one directory inside the home")
+    xferlog = cfg.get("xferlog") or ""
+    require(not xferlog or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
+    return cfg
+
+
+class Authorizer(DummyAuthorizer):
+    """Accounts from the config: crypt hashes, read-only homes, one writable upload directory."""
+
+    def __init__(self, users):
+        super().__init__()
+        self.hashes = {}
+        for user in users:
+            self.add_user(user["name"], "", user["home"], perm=HOME_PERM)
+            self.override_perm(user["name"], user["upload"], UPLOAD_PERM, recursive=True)
+            self.hashes[user["name"]] = user["password_hash"]
+
+    def validate_authentication(self, username, password, handler):
+        hashed = self.hashes.get(username)
+        if hashed is None or not verify(password, hashed):
+            raise AuthenticationFailed("Authentication failed.")
+
+
+class RangeExhausted(Exception):
+    pass
+
+
+class BoundedPassiveDTP(PassiveDTP):
+    """pyftpdlib falls back to a random kernel port when every port of the range is busy, which the
+    firewall then drops and the client hangs on. Refuse instead."""
+
+    tried_range = False
+
+    def bind(self, addr):
+        if addr[1] == 0 and self.tried_range:
+            self.close()
+            raise RangeExhausted
+        if addr[1]:
+            self.tried_range = True
+        super().bind(addr)
+
+
+class Handler(FTPHandler):
+    passive_dtp = BoundedPassiveDTP
+    permit_foreign_addresses = False   # no bounce: PORT/EPRT only to the client itself
+    permit_privileged_ports = False    # and never to its ports below 1024
+    active_enabled = True
+    xferlog = ""
+
+    def _make_epasv(self, extmode=False):
+        try:
+            super()._make_epasv(extmode)
+        except RangeExhausted:
+            self._dtp_acceptor = None
+            self.respond_w_warning("425 Every passive port is busy; try again later.")
+
+    def ftp_PORT(self, line):
+        if not self.active_enabled:
+            return self.respond("502 Active mode is disabled on this server.")
+        return super().ftp_PORT(line)
+
+    def ftp_EPRT(self, line):
+        if not self.active_enabled:
+            return self.respond("502 Active mode is disabled on this server.")
+        return super().ftp_EPRT(line)
+
+    def log_transfer(self, cmd, filename, receive, completed, elapsed, bytes):
+        super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
+        if not self.xferlog:
+            return
+        # vsftpd's xferlog line: time, seconds, client, bytes, path, type, action, direction,
+        # access, user, service, auth, auth user, completion.
+        line = "%s %d %s %d %s b _ %s r %s ftp 0 * %s\n" % (
+            time.strftime("%a %b %d %H:%M:%S %Y"), round(elapsed), self.remote_ip, bytes,
+            self.fs.fs2ftp(filename), "i" if receive else "o", self.username, "c" if completed else "i",
+        )
+        with open(self.xferlog, "a", encoding="utf-8") as f:
+            f.write(line)
+
+
+def serve(cfg):
+    Handler.authorizer = Authorizer(cfg["users"])
+    Handler.passive_ports = range(cfg["passive_min_port"], cfg["passive_max_port"] + 1)
+    Handler.masquerade_address = cfg.get("passive_address") or None
+    Handler.active_enabled = cfg["active_enabled"]
+    Handler.max_login_attempts = cfg["max_login_attempts"]
+    Handler.auth_failed_timeout = cfg["login_failure_delay"]
+    Handler.xferlog = cfg.get("xferlog") or ""
+    Handler.banner = "FTP server ready."
+    server = FTPServer(("::", cfg["listen_port"]), Handler)
+    server.max_cons = cfg["max_clients"]
+    server.max_cons_per_ip = cfg["max_per_ip"]
+    server.serve_forever()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--check", action="store_true", help="validate the config and exit")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load(args.config)
+    except ConfigError as err:
+        print(f"{args.config}: {err}", file=sys.stderr)
+        return 1
+    if args.check:
+        print(f"{args.config}: OK")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    serve(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

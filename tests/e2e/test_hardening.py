@@ -1,0 +1,116 @@
+"""Attacks a careful FTP server refuses, tried from the client host."""
+
+import time
+
+import pytest
+
+# Send PORT/EPRT naming the given address and port; report the server's reply.
+PORT = """
+import ftplib, json, sys
+host, user, password, target, port = sys.argv[1:6]
+ftp = ftplib.FTP(host, timeout=20)
+ftp.login(user, password)
+replies = {}
+for name, cmd in (("PORT", "PORT %s,%d,%d" % (target.replace(".", ","), int(port) // 256, int(port) % 256)),
+                  ("EPRT", "EPRT |1|%s|%s|" % (target, port))):
+    try:
+        replies[name] = ftp.sendcmd(cmd)
+    except ftplib.Error as e:
+        replies[name] = str(e)
+print(json.dumps(replies))
+"""
+
+# Hold `count` control connections, each with a PASV outstanding; report every reply.
+EXHAUST = """
+import ftplib, json, sys
+host, user, password, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+held, replies = [], []
+for _ in range(count):
+    ftp = ftplib.FTP(host, timeout=10)
+    ftp.login(user, password)
+    try:
+        replies.append(ftp.sendcmd("PASV"))
+    except ftplib.Error as e:
+        replies.append(str(e))
+    held.append(ftp)
+for ftp in held:
+    ftp.close()
+print(json.dumps(replies))
+"""
+
+
+def client_address(client):
+    return client.node.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+
+
+def test_bounce_to_a_third_host_is_refused(server, client):
+    # The third host: the network's gateway, neither the client nor the server.
+    third = client.node.check_output("ip -4 route show default | awk '{print $3}'")
+    replies = client.python(PORT, server.address, client.user, client.password, third, 40000)
+    assert all(r[0] == "5" for r in replies.values()), replies
+
+
+def test_port_to_a_privileged_port_is_refused(server, client):
+    replies = client.python(PORT, server.address, client.user, client.password, client_address(client), 25)
+    assert all(r[0] == "5" for r in replies.values()), replies
+
+
+def test_port_to_the_client_itself_is_not_refused(server, client):
+    """The refusals above are about the target: the same commands naming the client itself pass the
+    policy (200, or 425 from a server that connects at once and finds nothing listening)."""
+    replies = client.python(PORT, server.address, client.user, client.password, client_address(client), 40000)
+    assert all(r[:3] in ("200", "425") for r in replies.values()), replies
+
+
+def backend(server, name):
+    if server.settings["ftp_server_backend"] != name:
+        pytest.skip(f"a {name} behaviour; this server runs {server.settings['ftp_server_backend']}")
+
+
+def test_used_up_passive_range_answers_425(server, client):
+    """pyftpdlib alone would hand out a random port the firewall drops; ours says 425 instead."""
+    backend(server, "pyftpdlib")
+    size = len(server.passive_range)
+    count = size + 2
+    assert count <= server.settings["ftp_server_max_per_ip"], "the scenario's range must be small"
+    replies = client.python(EXHAUST, server.address, client.user, client.password, count)
+    passive = [r for r in replies if r.startswith("227")]
+    refused = [r for r in replies if r.startswith("425")]
+    assert len(passive) + len(refused) == count, replies
+    assert len(refused) >= 2, replies
+    for reply in passive:
+        parts = reply.split("(")[1].split(")")[0].split(",")
+        assert int(parts[4]) * 256 + int(parts[5]) in server.passive_range, reply
+
+
+def test_killed_server_comes_back(server):
+    backend(server, "pyftpdlib")
+    unit = server.settings["__ftp_server_service"]
+    before = server.node.check_output(f"systemctl show -p MainPID --value {unit}")
+    server.node.run_expect([0], f"systemctl kill -s KILL {unit}")
+    for _ in range(30):
+        time.sleep(1)
+        after = server.node.check_output(f"systemctl show -p MainPID --value {unit}")
+        if after not in ("0", before) and server.node.service(unit).is_running:
+            break
+    assert after not in ("0", before)
+    port = server.settings["ftp_server_control_port"]
+    for _ in range(30):
+        if server.node.socket(f"tcp://:::{port}").is_listening:
+            break
+        time.sleep(0.5)
+    assert server.node.socket(f"tcp://:::{port}").is_listening
+
+
+def test_config_check_refuses_a_broken_config_and_the_server_keeps_running(server):
+    backend(server, "pyftpdlib")
+    unit = server.settings["__ftp_server_service"]
+    config = server.settings["__ftp_server_config"]
+    python = "/opt/ftp-server/venv/bin/python /opt/ftp-server/server.py"
+    before = server.node.check_output(f"systemctl show -p MainPID --value {unit}")
+    server.node.run_expect([0], f"sed 's/\"passive_min_port\": [0-9]*/\"passive_min_port\": 20/' {config} > /tmp/bad.json")
+    check = server.node.run(f"{python} --check --config /tmp/bad.json")
+    assert check.rc == 1
+    assert "must be ascending, above 1024" in check.stderr
+    assert server.node.run(f"{python} --check --config {config}").rc == 0
+    assert server.node.check_output(f"systemctl show -p MainPID --value {unit}") == before
