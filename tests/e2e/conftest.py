@@ -65,6 +65,11 @@ def node(name):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory_path(), force_ansible=True)
 
 
+def ipv4(host):
+    """A host's IPv4 address, read afresh: a restarted container may get a new one."""
+    return host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+
+
 @dataclass
 class Server:
     name: str
@@ -73,8 +78,7 @@ class Server:
 
     @property
     def address(self):
-        """The server's IPv4 address, read afresh: a restarted container may get a new one."""
-        return self.node.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+        return ipv4(self.node)
 
     @property
     def passive_range(self):
@@ -87,6 +91,10 @@ class Client:
     node: object
     user: str
     password: str
+
+    @property
+    def address(self):
+        return ipv4(self.node)
 
     def run(self, script, **env):
         """Run a shell script on the client, with env passed as shell variables."""

@@ -56,3 +56,34 @@ def test_user_stays_in_chroot(server, client):
     assert seen["pwd"] == "/"
     assert seen["root"] == ["upload"]
     assert seen["etc"] == "550"
+
+
+def test_symlink_out_of_the_home_leads_nowhere(server, client):
+    """A symlink to /etc planted in the upload directory does not open /etc to the user."""
+    home = f"{server.settings['ftp_server_home_base']}/{client.user}/upload"
+    server.node.run_expect([0], f"ln -sfn /etc {home}/escape")
+    try:
+        seen = client.python(SYMLINK, server.address, client.user, client.password)
+    finally:
+        server.node.run(f"rm -f {home}/escape")
+    assert "passwd" not in seen["listing"]
+    assert seen["retr"].startswith("550"), seen
+
+
+SYMLINK = """
+import ftplib, json, sys
+host, user, password = sys.argv[1:4]
+ftp = ftplib.FTP(host, timeout=20)
+ftp.login(user, password)
+seen = {}
+try:
+    seen["listing"] = ftp.nlst("upload/escape")
+except ftplib.error_perm as e:
+    seen["listing"] = [str(e)]
+try:
+    ftp.retrbinary("RETR upload/escape/passwd", lambda b: None)
+    seen["retr"] = "read"
+except ftplib.error_perm as e:
+    seen["retr"] = str(e)
+print(json.dumps(seen))
+"""

@@ -36,17 +36,23 @@ with ThreadPoolExecutor(len(ports)) as pool:
 """
 
 
-# Log in, ask for a passive port and hold it open while another host tries it.
+# Log in, ask for a passive port and hold it open while another host tries it; when told to (a file
+# OUT.go appears), ask for a listing, so that the server looks at who connected.
 HOLD_PASV = """
-import ftplib, re, sys, time
+import ftplib, os, re, sys, time
 host, user, password, out = sys.argv[1:5]
 ftp = ftplib.FTP(host, timeout=30)
 ftp.login(user, password)
 parts = re.search(r"\\((\\d+),(\\d+),(\\d+),(\\d+),(\\d+),(\\d+)\\)", ftp.sendcmd("PASV")).groups()
 with open(out + ".tmp", "w") as f:
     f.write(str(int(parts[4]) * 256 + int(parts[5])))
-import os; os.rename(out + ".tmp", out)
-time.sleep(20)
+os.rename(out + ".tmp", out)
+for _ in range(200):
+    if os.path.exists(out + ".go"):
+        ftp.putcmd("NLST")
+        break
+    time.sleep(0.1)
+time.sleep(10)
 """
 
 
@@ -91,12 +97,12 @@ def test_passive_range_follows_the_mode(server, client):
         assert seen == {first: "closed", last: "closed"}
 
 
-def test_waiting_passive_port_and_another_host(server, client):
-    """A passive port with the server listening on it: open to anyone in the open-range mode
-    (vsftpd itself then refuses a foreign address), dropped in helper mode since the connection is
-    not RELATED to the client's control connection."""
+def test_waiting_passive_port_refuses_another_host(server, client):
+    """A passive port with the server listening on it, tried from another host: in the open-range
+    mode the firewall lets it through and the server itself hangs up on the foreign address; in
+    helper mode the firewall drops it, as it is not RELATED to the client's control connection."""
     client.node.run(f"cat > /tmp/hold_pasv.py <<'EOF'\n{HOLD_PASV}\nEOF")
-    client.node.run("rm -f /tmp/pasv.port")
+    client.node.run("rm -f /tmp/pasv.port /tmp/pasv.port.go")
     unit = f"e2e-pasv-{server.name}"
     client.node.run(f"systemd-run --unit={unit} python3 /tmp/hold_pasv.py {server.address} "
                     f"{client.user} {client.password} /tmp/pasv.port")
@@ -104,10 +110,31 @@ def test_waiting_passive_port_and_another_host(server, client):
         client.node.run("timeout 10 sh -c 'until [ -s /tmp/pasv.port ]; do sleep 0.2; done'")
         port = int(client.node.check_output("cat /tmp/pasv.port"))
         assert port in server.passive_range
-        seen = probe_from_controller(server.address, port)
+        seen = steal(server.address, port, lambda: client.node.run("touch /tmp/pasv.port.go"))
     finally:
         client.node.run(f"systemctl stop {unit}")
-    assert seen == ("filtered" if server.settings["host_firewall_helper_mode"] else "open")
+    assert seen == ("filtered" if server.settings["host_firewall_helper_mode"] else "closed by the server")
+
+
+def steal(address, port, owner_asks):
+    """Connect to a passive port from the controller, as a thief would, let the owner ask for its
+    listing, and see what becomes of the thief's connection."""
+    with socket.socket() as thief:
+        thief.settimeout(3)
+        try:
+            thief.connect((address, port))
+        except TimeoutError:
+            return "filtered"
+        except ConnectionRefusedError:
+            return "closed"
+        owner_asks()
+        thief.settimeout(10)
+        try:
+            return "closed by the server" if thief.recv(1) == b"" else "got data"
+        except ConnectionResetError:
+            return "closed by the server"
+        except TimeoutError:
+            return "kept open"
 
 
 def test_only_sql_server_of_the_listeners_is_reachable(server, client, listeners):
@@ -127,9 +154,7 @@ def test_egress_follows_the_filter(server, client):
     client.node.run("systemd-run --unit=e2e-listen-8080 python3 -m http.server 8080")
     try:
         client.node.run("timeout 10 sh -c 'until ss -ltn | grep -q :8080; do sleep 0.2; done'")
-        client_address = client.node.check_output(
-            "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
-        out = server.node.run(f"curl -sS -o /dev/null --max-time 3 http://{client_address}:8080/")
+        out = server.node.run(f"curl -sS -o /dev/null --max-time 3 http://{client.address}:8080/")
     finally:
         client.node.run("systemctl stop e2e-listen-8080")
     if server.settings["host_firewall_egress_filter"]:

@@ -39,10 +39,6 @@ print(json.dumps(replies))
 """
 
 
-def client_address(client):
-    return client.node.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
-
-
 def test_bounce_to_a_third_host_is_refused(server, client):
     # The third host: the network's gateway, neither the client nor the server.
     third = client.node.check_output("ip -4 route show default | awk '{print $3}'")
@@ -51,14 +47,14 @@ def test_bounce_to_a_third_host_is_refused(server, client):
 
 
 def test_port_to_a_privileged_port_is_refused(server, client):
-    replies = client.python(PORT, server.address, client.user, client.password, client_address(client), 25)
+    replies = client.python(PORT, server.address, client.user, client.password, client.address, 25)
     assert all(r[0] == "5" for r in replies.values()), replies
 
 
 def test_port_to_the_client_itself_is_not_refused(server, client):
     """The refusals above are about the target: the same commands naming the client itself pass the
     policy (200, or 425 from a server that connects at once and finds nothing listening)."""
-    replies = client.python(PORT, server.address, client.user, client.password, client_address(client), 40000)
+    replies = client.python(PORT, server.address, client.user, client.password, client.address, 40000)
     assert all(r[:3] in ("200", "425") for r in replies.values()), replies
 
 
@@ -114,3 +110,56 @@ def test_config_check_refuses_a_broken_config_and_the_server_keeps_running(serve
     assert "must be ascending, above 1024" in check.stderr
     assert server.node.run(f"{python} --check --config {config}").rc == 0
     assert server.node.check_output(f"systemctl show -p MainPID --value {unit}") == before
+
+
+# Keep giving a wrong password on one connection; time each refusal, then see whether the server
+# still talks.
+GUESS = """
+import ftplib, json, sys, time
+host, user, attempts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ftp = ftplib.FTP(host, timeout=20)
+delays = []
+for i in range(attempts):
+    start = time.monotonic()
+    try:
+        ftp.login(user, "wrong-%d" % i)
+    except ftplib.error_perm:
+        pass
+    delays.append(time.monotonic() - start)
+try:
+    ftp.sendcmd("USER " + user)
+    after = "still open"
+except (EOFError, OSError, ftplib.Error) as e:
+    after = "closed: %r" % e
+print(json.dumps({"delays": delays, "after": after}))
+"""
+
+# Open connections until one is refused; report how many were welcomed.
+FLOOD = """
+import ftplib, json, sys
+host, limit = sys.argv[1], int(sys.argv[2])
+held, refused = [], None
+for i in range(limit + 1):
+    try:
+        held.append(ftplib.FTP(host, timeout=10))
+    except ftplib.Error as e:
+        refused = str(e)
+        break
+for ftp in held:
+    ftp.close()
+print(json.dumps({"welcomed": len(held), "refused": refused}))
+"""
+
+
+def test_password_guessing_is_delayed_then_cut_off(server, client):
+    attempts = server.settings["ftp_server_max_login_attempts"]
+    delay = server.settings["ftp_server_login_failure_delay"]
+    seen = client.python(GUESS, server.address, client.user, attempts)
+    assert all(d >= delay * 0.9 for d in seen["delays"]), seen
+    assert seen["after"].startswith("closed"), seen
+
+
+def test_per_address_cap_refuses_one_more(server, client):
+    limit = server.settings["ftp_server_max_per_ip"]
+    seen = client.python(FLOOD, server.address, limit)
+    assert seen["welcomed"] == limit and seen["refused"].startswith("421"), seen
