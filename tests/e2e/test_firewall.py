@@ -37,9 +37,9 @@ with ThreadPoolExecutor(len(ports)) as pool:
 
 
 # Log in, ask for a passive port and hold it open while another host tries it; when told to (a file
-# OUT.go appears), ask for a listing, so that the server looks at who connected.
+# OUT.go appears), connect to it and ask for a listing, so that the server looks at who connected.
 HOLD_PASV = """
-import ftplib, os, re, sys, time
+import ftplib, os, re, socket, sys, time
 host, user, password, out = sys.argv[1:5]
 ftp = ftplib.FTP(host, timeout=30)
 ftp.login(user, password)
@@ -49,7 +49,11 @@ with open(out + ".tmp", "w") as f:
 os.rename(out + ".tmp", out)
 for _ in range(200):
     if os.path.exists(out + ".go"):
+        data = socket.create_connection((host, int(open(out).read())), timeout=10)
         ftp.putcmd("NLST")
+        with open(out + ".reply", "w") as f:
+            f.write(ftp.getline())
+        data.close()
         break
     time.sleep(0.1)
 time.sleep(10)
@@ -102,7 +106,7 @@ def test_waiting_passive_port_refuses_another_host(server, client):
     mode the firewall lets it through and the server itself hangs up on the foreign address; in
     helper mode the firewall drops it, as it is not RELATED to the client's control connection."""
     client.node.run(f"cat > /tmp/hold_pasv.py <<'EOF'\n{HOLD_PASV}\nEOF")
-    client.node.run("rm -f /tmp/pasv.port /tmp/pasv.port.go")
+    client.node.run("rm -f /tmp/pasv.port /tmp/pasv.port.go /tmp/pasv.port.reply")
     unit = f"e2e-pasv-{server.name}"
     client.node.run(f"systemd-run --unit={unit} python3 /tmp/hold_pasv.py {server.address} "
                     f"{client.user} {client.password} /tmp/pasv.port")
@@ -111,9 +115,14 @@ def test_waiting_passive_port_refuses_another_host(server, client):
         port = int(client.node.check_output("cat /tmp/pasv.port"))
         assert port in server.passive_range
         seen = steal(server.address, port, lambda: client.node.run("touch /tmp/pasv.port.go"))
+        client.node.run("timeout 10 sh -c 'until [ -s /tmp/pasv.port.reply ]; do sleep 0.2; done'")
+        reply = client.node.check_output("cat /tmp/pasv.port.reply")
     finally:
         client.node.run(f"systemctl stop {unit}")
-    assert seen == ("filtered" if server.settings["host_firewall_helper_mode"] else "closed by the server")
+    if server.settings["host_firewall_helper_mode"]:
+        assert (seen, reply[:3]) == ("filtered", "150"), reply  # the owner's listing goes ahead
+    else:
+        assert seen == "closed by the server", reply
 
 
 def steal(address, port, owner_asks):
@@ -124,6 +133,8 @@ def steal(address, port, owner_asks):
         try:
             thief.connect((address, port))
         except TimeoutError:
+            # The owner still uses its port (which also spends the helper's expectation for it).
+            owner_asks()
             return "filtered"
         except ConnectionRefusedError:
             return "closed"
