@@ -54,7 +54,8 @@ def role_settings(host):
         settings.update(yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()))
     settings.update(hostvars(host))
     backend = settings["ftp_server_backend"]
-    settings.update(yaml.safe_load((ROLES / "ftp_server" / "vars" / f"{backend}.yml").read_text()))
+    for name in ("main", backend):
+        settings.update(yaml.safe_load((ROLES / "ftp_server" / "vars" / f"{name}.yml").read_text()))
     return settings
 
 

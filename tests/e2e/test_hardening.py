@@ -163,3 +163,53 @@ def test_per_address_cap_refuses_one_more(server, client):
     limit = server.settings["ftp_server_max_per_ip"]
     seen = client.python(FLOOD, server.address, limit)
     assert seen["welcomed"] == limit and seen["refused"].startswith("421"), seen
+
+
+# Garbage on the control connection: an over-long line, broken PORT/EPRT forms after login, a flood of
+# unknown commands before login. Reports the replies, then whether a fresh session still gets served.
+MALFORMED = """
+import ftplib, json, socket, sys
+host, user, password = sys.argv[1:4]
+
+
+def raw(payload):
+    s = socket.create_connection((host, 21), timeout=10)
+    s.recv(4096)
+    s.sendall(payload)
+    s.settimeout(3)
+    data = b""
+    try:
+        while chunk := s.recv(65536):
+            data += chunk
+    except OSError:
+        pass
+    s.close()
+    return data.decode(errors="replace")
+
+
+out = {"long": raw(b"USER " + b"A" * 100000 + b"\\r\\n"),
+       "flood": raw(b"".join(b"XCMD%d junk\\r\\n" % i for i in range(2000)))}
+ftp = ftplib.FTP(host, timeout=20)
+ftp.login(user, password)
+out["bad"] = {}
+for cmd in ("EPRT |9|10.0.0.1|5000|", "EPRT |1|999.1.1.1|5000|", "EPRT |1|10.0.0.1|70000|", "EPRT garbage",
+            "EPRT |2|::zz|5000|", "PORT 1,2,3", "PORT 300,1,1,1,1,1", "PORT a,b,c,d,e,f"):
+    try:
+        out["bad"][cmd] = ftp.sendcmd(cmd)
+    except ftplib.Error as e:
+        out["bad"][cmd] = str(e)
+ftp.close()
+fresh = ftplib.FTP(host, timeout=20)
+out["login"] = fresh.login(user, password)
+out["listing"] = fresh.nlst()
+fresh.quit()
+print(json.dumps(out))
+"""
+
+
+def test_malformed_commands_leave_the_server_serving(server, client):
+    out = client.python(MALFORMED, server.address, client.user, client.password)
+    assert out["flood"].count("\n") >= 100, out["flood"][:500]         # answered, not wedged
+    assert all(line[:1] == "5" for line in out["flood"].splitlines()), out["flood"][:500]
+    assert all(reply[:1] in "45" for reply in out["bad"].values()), out["bad"]
+    assert out["login"].startswith("230") and "upload" in out["listing"], out

@@ -3,7 +3,7 @@
 """The FTP server of the ftp_server role's pyftpdlib backend, configured by the JSON file the role
 renders. It behaves like the role's vsftpd from the outside: fixed passive range (and a 425 instead of
 a random port when the range is used up), announced address, chroot, hashed passwords, caps, delays
-after failed logins, no bounce or port stealing, an xferlog in vsftpd's format.
+after failed logins, no bounce or port stealing, an xferlog in vsftpd's format, FTPS (TLS 1.2+).
 
     server.py --config FILE           serve
     server.py --config FILE --check   validate FILE and exit: 0 good, 1 bad (nothing is bound)
@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import socket
 import sys
 import time
 
@@ -70,12 +71,7 @@ def load(path):
     low, high = cfg["passive_min_port"], cfg["passive_max_port"]
     require(1024 < low <= high <= 65535, f"passive range {low}-{high} must be ascending, above 1024, at most 65535")
     require(not low <= cfg["listen_port"] <= high, "the passive range covers listen_port")
-    address = cfg.get("passive_address") or ""
-    if address:
-        try:
-            ipaddress.IPv4Address(address)
-        except ValueError:
-            raise ConfigError(f"passive_address {address!r} is not an IPv4 address") from None
+    cfg["passive_address"] = announced(cfg.get("passive_address") or "", cfg.get("passive_address_resolve"))
     require(isinstance(cfg.get("active_enabled"), bool), "active_enabled must be true or false")
     require(cfg.get("anonymous") is False, "anonymous logins are not offered by this backend")
     users = cfg.get("users")
@@ -98,7 +94,45 @@ def load(path):
                 f"user {name}: upload_dir must be one directory inside the home")
     xferlog = cfg.get("xferlog") or ""
     require(not xferlog or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
+    require(cfg.get("tls") in ("off", "optional", "required"), "tls must be off, optional or required")
+    if cfg["tls"] != "off":
+        cfg["tls_context"] = tls_context(cfg)
     return cfg
+
+
+def announced(address, resolve):
+    """The IPv4 address for PASV replies: given as one, or a name resolved now (when allowed)."""
+    if not address:
+        return ""
+    try:
+        return str(ipaddress.IPv4Address(address))
+    except ValueError:
+        pass
+    require(resolve, f"passive_address {address!r} is not an IPv4 address (a name needs passive_address_resolve)")
+    try:
+        return socket.gethostbyname(address)
+    except OSError as err:
+        raise ConfigError(f"passive_address {address!r} does not resolve: {err}") from None
+
+
+def tls_context(cfg):
+    """TLS 1.2 or newer, the configured ciphers, and a key that matches the certificate."""
+    try:
+        from OpenSSL import SSL
+    except ImportError:
+        raise ConfigError("tls needs pyOpenSSL (Debian: python3-openssl)") from None
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE
+                    | getattr(SSL, "OP_NO_RENEGOTIATION", 0))
+    try:
+        ctx.set_cipher_list(str(cfg.get("tls_ciphers") or "").encode())
+        ctx.use_certificate_chain_file(str(cfg.get("tls_certificate")))
+        ctx.use_privatekey_file(str(cfg.get("tls_private_key")))
+        ctx.check_privatekey()
+    except SSL.Error as err:
+        raise ConfigError(f"tls: certificate, key or ciphers unusable: {err}") from None
+    return ctx
 
 
 class Authorizer(DummyAuthorizer):
@@ -137,7 +171,9 @@ class BoundedPassiveDTP(PassiveDTP):
         super().bind(addr)
 
 
-class Handler(FTPHandler):
+class Hardening:
+    """What both handlers (cleartext and TLS) add to pyftpdlib's."""
+
     passive_dtp = BoundedPassiveDTP
     permit_foreign_addresses = False   # no bounce: PORT/EPRT only to the client itself
     permit_privileged_ports = False    # and never to its ports below 1024
@@ -175,16 +211,38 @@ class Handler(FTPHandler):
             f.write(line)
 
 
+class PlainHandler(Hardening, FTPHandler):
+    pass
+
+
+def tls_handler(cfg):
+    from pyftpdlib.handlers import TLS_FTPHandler
+
+    class TLSHandler(Hardening, TLS_FTPHandler):
+        ssl_context = cfg["tls_context"]
+        tls_control_required = tls_data_required = cfg["tls"] == "required"
+
+        def process_command(self, cmd, *args, **kwargs):
+            # vsftpd's answer, 530, where pyftpdlib says 550: a cleartext login is a failed login.
+            if cmd in ("USER", "PASS") and self.tls_control_required and not self._ssl_established:
+                self.respond("530 Log in over TLS (AUTH TLS) first.")
+                return
+            super().process_command(cmd, *args, **kwargs)
+
+    return TLSHandler
+
+
 def serve(cfg):
-    Handler.authorizer = Authorizer(cfg["users"])
-    Handler.passive_ports = range(cfg["passive_min_port"], cfg["passive_max_port"] + 1)
-    Handler.masquerade_address = cfg.get("passive_address") or None
-    Handler.active_enabled = cfg["active_enabled"]
-    Handler.max_login_attempts = cfg["max_login_attempts"]
-    Handler.auth_failed_timeout = cfg["login_failure_delay"]
-    Handler.xferlog = cfg.get("xferlog") or ""
-    Handler.banner = "FTP server ready."
-    server = FTPServer(("::", cfg["listen_port"]), Handler)
+    handler = tls_handler(cfg) if cfg["tls"] != "off" else PlainHandler
+    handler.authorizer = Authorizer(cfg["users"])
+    handler.passive_ports = range(cfg["passive_min_port"], cfg["passive_max_port"] + 1)
+    handler.masquerade_address = cfg["passive_address"] or None
+    handler.active_enabled = cfg["active_enabled"]
+    handler.max_login_attempts = cfg["max_login_attempts"]
+    handler.auth_failed_timeout = cfg["login_failure_delay"]
+    handler.xferlog = cfg.get("xferlog") or ""
+    handler.banner = "FTP server ready."
+    server = FTPServer(("::", cfg["listen_port"]), handler)
     server.max_cons = cfg["max_clients"]
     server.max_cons_per_ip = cfg["max_per_ip"]
     server.serve_forever()

@@ -1,0 +1,192 @@
+"""FTPS: clients no one here wrote check the server's certificate against the CA the role made and
+move data over TLS through the firewall; cleartext and old TLS are refused where the settings say so."""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from conftest import recap
+
+SAMPLE = "/tmp/e2e-tls-sample.bin"
+
+# Each tool logs in over TLS to $NAME (checked against $CA), uploads SAMPLE as $FILE into upload/ and
+# downloads it to $BACK, data protected too; the dialogue goes to stderr. $ACTIVE is "on" for active mode.
+SCRIPTS = {
+    "lftp": """
+        if [ "$ACTIVE" = on ]; then passive=off; else passive=on; fi
+        lftp -c "debug 5; set cmd:fail-exit yes; set xfer:clobber on; set net:max-retries 1; set net:timeout 20;
+          set ssl:ca-file $CA; set ssl:verify-certificate yes; set ftp:ssl-force yes; set ftp:ssl-protect-data yes;
+          set ftp:passive-mode $passive;
+          open -u $FTP_USER,$FTP_PASSWORD $NAME; cd upload; put $SAMPLE -o $FILE; get $FILE -o $BACK"
+    """,
+    "curl": """
+        if [ "$ACTIVE" = on ]; then mode="--ftp-port -"; else mode=""; fi
+        for args in "-T $SAMPLE" "-o $BACK"; do
+          curl -sS -v --fail --max-time 60 --ssl-reqd --cacert "$CA" $mode --user "$FTP_USER:$FTP_PASSWORD" \\
+            $args "ftp://$NAME/upload/$FILE" || exit 1
+        done
+    """,
+    "ftplib": """
+        python3 - <<'EOF'
+import ftplib, os, ssl
+env = os.environ
+ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=env["CA"]), timeout=30)
+ftp.set_debuglevel(1)
+ftp.connect(env["NAME"], 21)
+ftp.login(env["FTP_USER"], env["FTP_PASSWORD"])
+ftp.prot_p()
+ftp.set_pasv(env["ACTIVE"] != "on")
+ftp.cwd("upload")
+with open(env["SAMPLE"], "rb") as f:
+    ftp.storbinary("STOR " + env["FILE"], f)
+with open(env["BACK"], "wb") as f:
+    ftp.retrbinary("RETR " + env["FILE"], f.write)
+ftp.quit()
+EOF
+    """,
+}
+
+# A cleartext session: USER/PASS without AUTH TLS; prints the reply to the login.
+CLEARTEXT_LOGIN = """
+import ftplib, json, sys
+ftp = ftplib.FTP(timeout=30)
+ftp.connect(sys.argv[1], 21)
+try:
+    print(json.dumps(ftp.login(sys.argv[2], sys.argv[3])))
+except ftplib.error_perm as err:
+    print(json.dumps(str(err)))
+"""
+
+# Logged in over TLS, but asks for a listing over a cleartext data connection (no PROT P).
+CLEARTEXT_DATA = """
+import ftplib, json, ssl, sys
+ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=sys.argv[4]), timeout=30)
+ftp.connect(sys.argv[1], 21)
+ftp.login(sys.argv[2], sys.argv[3])
+try:
+    print(json.dumps(ftp.nlst()))
+except ftplib.error_perm as err:
+    print(json.dumps(str(err)))
+"""
+
+
+@dataclass
+class Endpoint:
+    mode: str   # optional or required
+    name: str   # the server's inventory name, which its certificate carries
+    ca: str     # path of the exported CA certificate on the client
+
+
+@pytest.fixture(scope="module")
+def tls(server, client):
+    """The server as a TLS client sees it: its name pinned to its current address, its CA in a file."""
+    mode = server.settings["ftp_server_tls"]
+    if mode == "off":
+        pytest.skip(f"ftp_server_tls is off on {server.name}")
+    ca = server.node.file(server.settings["__ftp_server_tls_dir"] + "/ca.crt").content_string
+    path = f"/tmp/e2e-ca-{server.name}.crt"
+    result = client.run(
+        """printf '%s\\n' "$PEM" > "$CA"
+           grep -v " $NAME\\$" /etc/hosts > /tmp/e2e-hosts; echo "$IP $NAME" >> /tmp/e2e-hosts
+           cat /tmp/e2e-hosts > /etc/hosts""",
+        PEM=ca.strip(), CA=path, NAME=server.name, IP=server.address,
+    )
+    assert result.rc == 0, result.stderr
+    return Endpoint(mode, server.name, path)
+
+
+@pytest.fixture(scope="module")
+def sample(client):
+    client.run(f"head -c 5M /dev/urandom > {SAMPLE}")
+    return client.node.check_output(f"sha256sum {SAMPLE}").split()[0]
+
+
+@pytest.mark.parametrize("mode", ["passive", "active"])
+@pytest.mark.parametrize("tool", sorted(SCRIPTS))
+def test_round_trip_over_tls(server, client, tls, sample, tool, mode):
+    if mode == "active" and not server.settings["ftp_server_active_enabled"]:
+        pytest.fail("active mode is off in this inventory; the TLS matrix needs it on")
+    name = f"tls-{tool}-{mode}.bin"
+    back = f"/tmp/e2e-{server.name}-{name}"
+    result = client.run(
+        SCRIPTS[tool], NAME=tls.name, CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password,
+        SAMPLE=SAMPLE, FILE=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
+    )
+    dialogue = result.stdout + result.stderr
+    assert result.rc == 0, dialogue[-2000:]
+    assert client.node.check_output(f"sha256sum {back}").split()[0] == sample
+    assert re.search(r"AUTH (TLS|SSL)", dialogue) and "PROT P" in dialogue, dialogue[-2000:]
+
+
+def test_certificate_is_checked(client, tls):
+    """Without the exported CA the certificate is refused: the checks above really verify it."""
+    result = client.run('curl -sS --ssl-reqd --max-time 20 --user x:y "ftp://$NAME/"', NAME=tls.name)
+    assert result.rc == 60, result.stderr   # curl: peer certificate cannot be authenticated
+
+
+def test_cleartext_login(server, client, tls):
+    reply = client.python(CLEARTEXT_LOGIN, tls.name, client.user, client.password)
+    if tls.mode == "required":
+        assert reply.startswith("530"), reply
+    else:
+        assert reply.startswith("230"), reply
+
+
+def test_cleartext_data(server, client, tls):
+    reply = client.python(CLEARTEXT_DATA, tls.name, client.user, client.password, tls.ca)
+    if tls.mode == "required":
+        assert isinstance(reply, str) and reply[:1] == "5", reply
+    else:
+        assert "upload" in reply, reply
+
+
+def handshake(client, tls, *options):
+    """openssl s_client's STARTTLS handshake with the given options: (succeeded, output)."""
+    result = client.run(
+        'echo QUIT | timeout 20 openssl s_client -starttls ftp -connect "$NAME:21" -CAfile "$CA" '
+        '-verify_return_error ' + " ".join(options) + " 2>&1",
+        NAME=tls.name, CA=tls.ca,
+    )
+    return result.rc == 0 and "Verify return code: 0 (ok)" in result.stdout, result.stdout
+
+
+# The client's own floor is lowered (SECLEVEL=0), so that a refusal is the server's.
+@pytest.mark.parametrize("options", [
+    "-tls1 -cipher DEFAULT:@SECLEVEL=0",
+    "-tls1_1 -cipher DEFAULT:@SECLEVEL=0",
+    "-tls1_2 -cipher AES128-SHA:@SECLEVEL=0",         # no forward secrecy, CBC
+    "-tls1_2 -cipher ECDHE-RSA-AES128-SHA:@SECLEVEL=0",  # CBC with SHA-1
+], ids=["tls1.0", "tls1.1", "rsa-kx", "cbc"])
+def test_weak_tls_refused(client, tls, options):
+    ok, output = handshake(client, tls, options)
+    assert not ok, output[-1500:]
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_modern_tls_accepted(client, tls, version):
+    ok, output = handshake(client, tls, version)
+    assert ok, output[-1500:]
+    cipher = output.split("Cipher is ", 1)[1].split()[0]
+    assert "GCM" in cipher or "CHACHA20" in cipher, cipher
+
+
+HELPER_PLAY = """
+- name: FTP server and firewall in helper mode
+  hosts: ftp_servers
+  roles:
+    - role: ftp_server
+    - role: host_firewall
+      vars:
+        host_firewall_contributions: ["{{ ftp_server_firewall }}"]
+        host_firewall_helper_mode: true
+"""
+
+
+def test_helper_mode_refused_under_tls(server, outside, tls):
+    """The conntrack helper cannot read PASV inside TLS: the firewall role says so instead of dropping data."""
+    before = server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}")
+    rc, output = outside(HELPER_PLAY, "--limit", server.name)
+    assert rc == 2, output[-3000:]
+    assert "helper cannot read PASV/PORT inside TLS" in " ".join(output.split()), output[-3000:]
+    assert recap(output)[server.name]["changed"] == 0
+    assert server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}") == before
