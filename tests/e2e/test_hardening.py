@@ -173,12 +173,13 @@ host, user, password = sys.argv[1:4]
 
 
 def raw(payload):
+    # The replies; a server may also hang up mid-way (vsftpd does on an over-long line).
     s = socket.create_connection((host, 21), timeout=10)
     s.recv(4096)
-    s.sendall(payload)
-    s.settimeout(3)
     data = b""
     try:
+        s.sendall(payload)
+        s.settimeout(3)
         while chunk := s.recv(65536):
             data += chunk
     except OSError:

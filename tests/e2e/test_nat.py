@@ -1,0 +1,136 @@
+"""The seed article's story with real packets (molecule/nat): a client behind a masquerading router
+without an FTP helper, and FTP servers behind port forwarding, with and without the announced address."""
+
+import json
+import re
+
+import pytest
+from conftest import ROOT, Client, ansible_playbook, group, hostvars, node
+
+if not group("lan_clients") or not group("dmz_servers"):
+    pytest.skip("this inventory has no NAT topology (groups lan_clients, dmz_servers)", allow_module_level=True)
+
+PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
+SAMPLE = "/tmp/e2e-nat-sample.bin"
+
+# Cleartext lftp, one upload and one download; $PASSIVE on/off. auto-passive-mode off: lftp would
+# otherwise switch to passive by itself after a refused PORT, hiding what active mode does.
+LFTP = """
+    lftp -c "debug 5; set cmd:fail-exit yes; set xfer:clobber on; set net:max-retries 1; set net:timeout 10;
+      set ftp:ssl-allow no; set ftp:passive-mode $PASSIVE; set ftp:auto-passive-mode no;
+      open -u $FTP_USER,$FTP_PASSWORD -p $PORT $HOST; cd upload; put $SAMPLE -o $FILE; get $FILE -o $BACK"
+"""
+
+PASV = re.compile(r"227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),\d+,\d+\)", re.I)
+
+
+def announced(dialogue):
+    """The addresses the server named in its PASV replies."""
+    return {".".join(m) for m in PASV.findall(dialogue)}
+
+
+def transfer(client, host, port, name, passive=True):
+    """Upload and download the sample with lftp; (exit code, dialogue, checksum of the copy or None)."""
+    back = f"/tmp/e2e-nat-{name}"
+    client.run(f"rm -f {back}")
+    result = client.run(LFTP, FTP_USER=client.user, FTP_PASSWORD=client.password, HOST=host, PORT=port,
+                        SAMPLE=SAMPLE, FILE=name, BACK=back, PASSIVE="on" if passive else "off")
+    copy = client.run(f"sha256sum {back}")
+    return result.rc, result.stdout + result.stderr, copy.stdout.split()[0] if copy.rc == 0 else None
+
+
+def sample_on(client):
+    client.run(f"test -s {SAMPLE} || head -c 2M /dev/urandom > {SAMPLE}")
+    return client.node.check_output(f"sha256sum {SAMPLE}").split()[0]
+
+
+@pytest.fixture(scope="module")
+def router():
+    return hostvars("router")["nat_router_addresses"]["nat-wan"]
+
+
+@pytest.fixture(scope="module")
+def lan_client(client):
+    name = group("lan_clients")[0]
+    return Client(name, node(name), client.user, client.password)
+
+
+@pytest.fixture(scope="module")
+def public_server():
+    name = next(h for h in group("ftp_servers") if h not in group("dmz_servers"))
+    return name, hostvars(name).get("ansible_host") or node(name).check_output(
+        "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+
+
+# 1. Client behind a masquerading router, server on the internet.
+
+def test_client_behind_nat_passive_works(lan_client, public_server, router):
+    name, address = public_server
+    digest = sample_on(lan_client)
+    rc, dialogue, copy = transfer(lan_client, address, 21, "nat-client-passive.bin")
+    assert rc == 0 and copy == digest, dialogue[-2000:]
+    assert announced(dialogue) == {address}, dialogue[-2000:]
+    # The server saw the router, not the client: the transfer log names the router's public address.
+    log = node(name).check_output("grep nat-client-passive.bin /var/log/ftp-server/xfer.log")
+    assert router in log and "10.89.80." not in log, log
+
+
+def test_client_behind_nat_active_fails(lan_client, public_server):
+    """The client names its private address in PORT/EPRT; the server refuses it (it is not the address
+    the control connection comes from), and could not reach it anyway. No NAT helper rewrites it."""
+    _, address = public_server
+    private = lan_client.address
+    sample_on(lan_client)
+    rc, dialogue, copy = transfer(lan_client, address, 21, "nat-client-active.bin", passive=False)
+    assert rc != 0 and copy is None, dialogue[-2000:]
+    assert re.search(r"---> (PORT %s,\d+,\d+|EPRT \|1\|%s\|)" % (private.replace(".", ","), re.escape(private)),
+                     dialogue), dialogue[-2000:]
+    assert re.search(r"<--- 5\d\d .*(PORT|EPRT)", dialogue), dialogue[-2000:]
+
+    result = lan_client.run('curl -sS -v --max-time 30 --ftp-port - --user "$U:$P" -T $SAMPLE "ftp://$HOST/upload/c.bin"',
+                            U=lan_client.user, P=lan_client.password, SAMPLE=SAMPLE, HOST=address)
+    assert result.rc == 30, result.stderr[-2000:]   # curl: FTP PORT failed
+    assert f"EPRT |1|{private}|" in result.stderr
+
+
+# 2. Servers behind port forwarding, client on the internet.
+
+def dmz(name):
+    return pytest.param(name, id=name)
+
+
+@pytest.mark.parametrize("name", [dmz(h) for h in group("dmz_servers")])
+def test_server_behind_port_forwarding_with_announced_address(client, router, name):
+    port = hostvars(name)["nat_public_port"]
+    digest = sample_on(client)
+    rc, dialogue, copy = transfer(client, router, port, f"nat-server-{name}.bin")
+    assert rc == 0 and copy == digest, dialogue[-2000:]
+    assert announced(dialogue) == {router}, dialogue[-2000:]
+
+
+@pytest.fixture
+def without_announced_address(name):
+    """The server converged without ftp_server_pasv_address, then converged back."""
+    rc, output = ansible_playbook(PLAYBOOK, "--limit", name, "-e", json.dumps({"ftp_server_pasv_address": ""}))
+    assert rc == 0, output[-3000:]
+    yield
+    rc, output = ansible_playbook(PLAYBOOK, "--limit", name)
+    assert rc == 0, output[-3000:]
+
+
+@pytest.mark.parametrize("name", [dmz(h) for h in group("dmz_servers")])
+def test_server_behind_port_forwarding_without_announced_address(client, router, name, without_announced_address):
+    port = hostvars(name)["nat_public_port"]
+    private = node(name).check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    sample_on(client)
+    rc, dialogue, copy = transfer(client, router, port, f"nat-unannounced-{name}.bin")
+    # The PASV reply names the server's private address, which does not route from the internet.
+    assert announced(dialogue) == {private}, dialogue[-2000:]
+    assert rc != 0 and copy is None, dialogue[-2000:]
+
+    # Measured, and why the mistake often goes unnoticed: curl asks for EPSV, whose reply carries no
+    # address, so it connects to the address it already knows and passes.
+    result = client.run('curl -sS -v --max-time 30 --user "$U:$P" -T $SAMPLE "ftp://$HOST:$PORT/upload/e.bin"',
+                        U=client.user, P=client.password, SAMPLE=SAMPLE, HOST=router, PORT=port)
+    assert result.rc == 0, result.stderr[-2000:]
+    assert re.search(r"229 Entering Extended Passive Mode", result.stderr, re.I), result.stderr[-2000:]

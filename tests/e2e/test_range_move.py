@@ -1,0 +1,61 @@
+"""The article's second mistake, a closed passive range, cannot happen here: the firewall opens the
+range the FTP role uses, so moving the range in the inventory moves the opening with it in one run."""
+
+import json
+import re
+
+import pytest
+from conftest import ROOT, Server, ansible_playbook, group, hostvars, nft_table, node, role_settings
+
+PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
+MOVED = {"ftp_server_pasv_min_port": 50400, "ftp_server_pasv_max_port": 50409}
+
+# Passive upload and download in cleartext; prints the dialogue.
+LFTP = """
+    lftp -c "debug 5; set cmd:fail-exit yes; set xfer:clobber on; set net:max-retries 1; set net:timeout 10;
+      set ftp:ssl-allow no; set ftp:passive-mode on;
+      open -u $FTP_USER,$FTP_PASSWORD $HOST; cd upload; put /etc/services -o moved.txt; get moved.txt -o /tmp/moved.txt"
+    cmp /etc/services /tmp/moved.txt
+"""
+
+
+def reach(client, address, port):
+    """open (something answered), closed (refused) or filtered (no answer in 3 s), seen from the client."""
+    result = client.run('timeout 3 bash -c "exec 3<>/dev/tcp/$A/$P"', A=address, P=port)
+    if result.rc == 0:
+        return "open"
+    return "filtered" if result.rc == 124 else "closed"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A server the client reaches directly (not behind port forwarding)."""
+    name = next(h for h in group("ftp_servers") if not hostvars(h).get("ftp_server_pasv_address"))
+    return Server(name, node(name), role_settings(name))
+
+
+@pytest.fixture
+def moved(server):
+    rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(MOVED))
+    assert rc == 0, output[-3000:]
+    yield
+    rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+    assert rc == 0, output[-3000:]
+    low, high = server.settings["ftp_server_pasv_min_port"], server.settings["ftp_server_pasv_max_port"]
+    assert f"tcp dport {low}-{high} accept" in nft_table(server)
+
+
+def test_moving_the_passive_range_moves_the_opening(server, client, moved):
+    old = f"{server.settings['ftp_server_pasv_min_port']}-{server.settings['ftp_server_pasv_max_port']}"
+    table = nft_table(server)
+    assert "tcp dport 50400-50409 accept" in table and f"tcp dport {old} accept" not in table, table
+
+    result = client.run(LFTP, FTP_USER=client.user, FTP_PASSWORD=client.password, HOST=server.address)
+    assert result.rc == 0, result.stderr[-2000:]
+    ports = [int(a) * 256 + int(b) for a, b in re.findall(r"227 Entering Passive Mode \(\d+,\d+,\d+,\d+,(\d+),(\d+)\)",
+                                                           result.stderr, re.I)]
+    assert ports and all(50400 <= p <= 50409 for p in ports), ports
+
+    # Nothing listens on either range now: the new one answers (refused), the old one is dropped.
+    assert reach(client, server.address, 50405) == "closed"
+    assert reach(client, server.address, server.settings["ftp_server_pasv_min_port"]) == "filtered"
