@@ -156,6 +156,12 @@ def outside(tmp_path):
     return run
 
 
+def random_file(client, path, size):
+    """Write `size` (head -c syntax: 5M) random bytes to path on the client; return their sha256."""
+    client.run(f"head -c {size} /dev/urandom > {path}")
+    return client.node.check_output(f"sha256sum {path}").split()[0]
+
+
 def nft_table(server):
     """The live firewall table, exactly as nft prints it."""
     return server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}")

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import ROOT, Client, ansible_playbook, group, hostvars, node
+from conftest import ROOT, Client, ansible_playbook, group, hostvars, node, random_file
 
 if not group("lan_clients") or not group("dmz_servers"):
     pytest.skip("this inventory has no NAT topology (groups lan_clients, dmz_servers)", allow_module_level=True)
@@ -40,8 +40,7 @@ def transfer(client, host, port, name, passive=True):
 
 
 def sample_on(client):
-    client.run(f"test -s {SAMPLE} || head -c 2M /dev/urandom > {SAMPLE}")
-    return client.node.check_output(f"sha256sum {SAMPLE}").split()[0]
+    return random_file(client, SAMPLE, "2M")
 
 
 @pytest.fixture(scope="module")

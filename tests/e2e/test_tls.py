@@ -1,10 +1,13 @@
 """FTPS: clients no one here wrote check the server's certificate against the CA the role made and
 move data over TLS through the firewall; cleartext and old TLS are refused where the settings say so."""
 
+import json
 import re
+import subprocess
 from dataclasses import dataclass
 
 import pytest
+from conftest import ROOT, ansible_playbook, random_file
 
 SAMPLE = "/tmp/e2e-tls-sample.bin"
 
@@ -96,8 +99,7 @@ def tls(server, client):
 
 @pytest.fixture(scope="module")
 def sample(client):
-    client.run(f"head -c 5M /dev/urandom > {SAMPLE}")
-    return client.node.check_output(f"sha256sum {SAMPLE}").split()[0]
+    return random_file(client, SAMPLE, "5M")
 
 
 @pytest.mark.parametrize("mode", ["passive", "active"])
@@ -189,3 +191,49 @@ def test_helper_mode_refused_under_tls(server, outside, tls):
     assert "helper cannot read PASV/PORT inside TLS" in " ".join(output.split()), output[-3000:]
     assert "TASK [host_firewall : Apply" not in output, output[-3000:]
     assert server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}") == before
+
+
+OWN_CA = """
+set -e
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Inventory test CA" -keyout ca.key -out ca.crt \
+  -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$NAME" -keyout server.key -out server.csr 2>/dev/null
+printf '%s\n' "subjectAltName=DNS:$NAME" "basicConstraints=critical,CA:FALSE" \
+  "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+  "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" > ext
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -set_serial 0x$(openssl rand -hex 16) -days 2 \
+  -sha256 -extfile ext -out server.crt 2>/dev/null
+"""
+
+LIST = 'curl -sS --ssl-reqd --max-time 20 --cacert "$CA" --user "$U:$P" "ftp://$NAME/"'
+
+
+@pytest.fixture
+def own_certificate(server, client, tls, tmp_path):
+    """The server converged with a certificate the inventory supplies, then converged back; yields the
+    path of the supplying CA on the client."""
+    if tls.mode != "required":
+        pytest.skip("shown where TLS is required (the tls scenario): it converges the server twice")
+    subprocess.run(["bash", "-c", OWN_CA], cwd=tmp_path, env={"NAME": server.name, "PATH": "/usr/bin:/bin"},
+                   check=True)
+    chain = (tmp_path / "server.crt").read_text() + (tmp_path / "ca.crt").read_text()
+    (tmp_path / "vars.json").write_text(json.dumps(
+        {"ftp_server_tls_certificate": chain, "ftp_server_tls_private_key": (tmp_path / "server.key").read_text()}))
+    rc, output = ansible_playbook(ROOT / "playbooks" / "ftp_servers.yml", "--limit", server.name,
+                                  "-e", f"@{tmp_path / 'vars.json'}")
+    assert rc == 0, output[-3000:]
+    path = f"/tmp/e2e-own-ca-{server.name}.crt"
+    client.run('printf "%s\\n" "$PEM" > "$CA"', PEM=(tmp_path / "ca.crt").read_text().strip(), CA=path)
+    yield path
+    rc, output = ansible_playbook(ROOT / "playbooks" / "ftp_servers.yml", "--limit", server.name)
+    assert rc == 0, output[-3000:]
+    # Back on the role's own certificate, issued again from its CA.
+    result = client.run(LIST, CA=tls.ca, U=client.user, P=client.password, NAME=tls.name)
+    assert result.rc == 0, result.stderr
+
+
+def test_certificate_from_the_inventory(client, tls, own_certificate):
+    result = client.run(LIST, CA=own_certificate, U=client.user, P=client.password, NAME=tls.name)
+    assert result.rc == 0, result.stderr
+    result = client.run(LIST, CA=tls.ca, U=client.user, P=client.password, NAME=tls.name)
+    assert result.rc == 60, result.stderr   # the role's CA did not sign what is served now

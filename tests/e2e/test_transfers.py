@@ -4,6 +4,7 @@
 import re
 
 import pytest
+from conftest import random_file
 
 SAMPLE = "/tmp/e2e-sample.bin"
 
@@ -38,8 +39,7 @@ def passive_ports(dialogue):
 
 @pytest.fixture(scope="session")
 def sample(client):
-    client.run(f"head -c 20M /dev/urandom > {SAMPLE}")
-    return client.node.check_output(f"sha256sum {SAMPLE}").split()[0]
+    return random_file(client, SAMPLE, "20M")
 
 
 @pytest.mark.parametrize("mode", ["passive", "active"])

@@ -39,7 +39,11 @@ BAD = {
     ),
     "hostname as address": (
         {"ftp_server_pasv_address": "ftp.example.org"},
-        "it must be an IPv4 address",
+        "A host name is accepted only with ftp_server_pasv_address_resolve: true",
+    ),
+    "certificate without its key": (
+        {"ftp_server_tls": "required", "ftp_server_tls_certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n"},
+        "must both be PEM text",
     ),
     "plain password": (
         {"ftp_server_users": [{"name": "eve", "password_hash": "secret"}]},

@@ -1,6 +1,8 @@
-"""Unit tests import the module's pure core straight from module_utils/, without Ansible."""
+"""Unit tests import the pure cores straight from their folders, without Ansible: the module's
+(module_utils/) and the audit's (playbooks/files/)."""
 
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "module_utils"))
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "module_utils"), str(ROOT / "playbooks" / "files")]
