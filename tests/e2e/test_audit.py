@@ -26,11 +26,14 @@ def test_audit_passes_and_prints_the_table(server, client):
 
 @pytest.fixture
 def rogue_rule(server):
-    """A hole someone punched by hand, outside the managed table: 3306 accepted before our drop."""
-    server.node.run_expect([0], "nft add table inet rogue && nft add chain inet rogue input "
-                           "'{ type filter hook input priority -10; }' && nft add rule inet rogue input tcp dport 3306 accept")
+    """A hole punched by hand into the live firewall: 3306 accepted before the policy drops it."""
+    table = server.settings["host_firewall_table"]
+    server.node.run_expect([0], f"nft insert rule inet {table} input tcp dport 3306 accept comment rogue")
     yield
-    server.node.run("nft delete table inet rogue")
+    listing = server.node.check_output(f"nft -a list chain inet {table} input")
+    handles = [line.rsplit(" ", 1)[1] for line in listing.splitlines() if 'comment "rogue"' in line]
+    for handle in handles:
+        server.node.run_expect([0], f"nft delete rule inet {table} input handle {handle}")
 
 
 def test_audit_fails_on_a_port_the_policy_does_not_open(server, client, rogue_rule):

@@ -210,7 +210,8 @@ print(json.dumps(out))
 
 def test_malformed_commands_leave_the_server_serving(server, client):
     out = client.python(MALFORMED, server.address, client.user, client.password)
-    assert out["flood"].count("\n") >= 100, out["flood"][:500]         # answered, not wedged
-    assert all(line[:1] == "5" for line in out["flood"].splitlines()), out["flood"][:500]
+    # Answered with errors (vsftpd 3.0.5 hangs up after ten: "500 Too many errors."), never served.
+    flood = out["flood"].splitlines()
+    assert flood and all(line[:1] == "5" for line in flood), out["flood"][:500]
     assert all(reply[:1] in "45" for reply in out["bad"].values()), out["bad"]
     assert out["login"].startswith("230") and "upload" in out["listing"], out
