@@ -190,7 +190,7 @@ def raw(payload):
 
 out = {"long": raw(b"USER " + b"A" * 100000 + b"\\r\\n"),
        "flood": raw(b"".join(b"XCMD%d junk\\r\\n" % i for i in range(2000)))}
-ftp = ftplib.FTP(host, timeout=20)
+ftp = ftplib.FTP(host, timeout=10)
 ftp.login(user, password)
 out["bad"] = {}
 for cmd in ("EPRT |9|10.0.0.1|5000|", "EPRT |1|999.1.1.1|5000|", "EPRT |1|10.0.0.1|70000|", "EPRT garbage",
@@ -199,6 +199,9 @@ for cmd in ("EPRT |9|10.0.0.1|5000|", "EPRT |1|999.1.1.1|5000|", "EPRT |1|10.0.0
         out["bad"][cmd] = ftp.sendcmd(cmd)
     except ftplib.Error as e:
         out["bad"][cmd] = str(e)
+    except OSError:
+        out["bad"][cmd] = "no answer"   # this session is stuck; the fresh one below must not be
+        break
 ftp.close()
 fresh = ftplib.FTP(host, timeout=20)
 out["login"] = fresh.login(user, password)
@@ -213,5 +216,9 @@ def test_malformed_commands_leave_the_server_serving(server, client):
     # Answered with errors (vsftpd 3.0.5 hangs up after ten: "500 Too many errors."), never served.
     flood = out["flood"].splitlines()
     assert flood and all(line[:1] == "5" for line in flood), out["flood"][:500]
-    assert all(reply[:1] in "45" for reply in out["bad"].values()), out["bad"]
+    # The FTP conntrack helper (helper mode) drops a control packet carrying a PORT/EPRT it cannot
+    # parse, so that session stalls; the server itself refuses each one.
+    helper = server.settings["host_firewall_helper_mode"] or server.settings["host_firewall_conntrack_helpers"]
+    allowed = ("4", "5", "n") if helper else ("4", "5")
+    assert all(reply[:1] in allowed for reply in out["bad"].values()), out["bad"]
     assert out["login"].startswith("230") and "upload" in out["listing"], out
