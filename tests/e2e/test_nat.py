@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import ROOT, Client, ansible_playbook, group, hostvars, node, random_file
+from conftest import ROOT, Client, ansible_playbook, group, hostvars, ipv4, node, random_file
 
 if not group("lan_clients") or not group("dmz_servers"):
     pytest.skip("this inventory has no NAT topology (groups lan_clients, dmz_servers)", allow_module_level=True)
@@ -57,8 +57,7 @@ def lan_client(client):
 @pytest.fixture(scope="module")
 def public_server():
     name = next(h for h in group("ftp_servers") if h not in group("dmz_servers"))
-    return name, hostvars(name).get("ansible_host") or node(name).check_output(
-        "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    return name, ipv4(node(name))
 
 
 # 1. Client behind a masquerading router, server on the internet.
@@ -120,7 +119,7 @@ def without_announced_address(name):
 @pytest.mark.parametrize("name", [dmz(h) for h in group("dmz_servers")])
 def test_server_behind_port_forwarding_without_announced_address(client, router, name, without_announced_address):
     port = hostvars(name)["nat_public_port"]
-    private = node(name).check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    private = ipv4(node(name))
     sample_on(client)
     rc, dialogue, copy = transfer(client, router, port, f"nat-unannounced-{name}.bin")
     # The PASV reply names the server's private address, which does not route from the internet.

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, ansible_playbook, random_file
+from conftest import ROOT, ansible_playbook, nft_table, random_file
 
 SAMPLE = "/tmp/e2e-tls-sample.bin"
 
@@ -185,12 +185,12 @@ HELPER_PLAY = """
 
 def test_helper_mode_refused_under_tls(server, outside, tls):
     """The conntrack helper cannot read PASV inside TLS: the firewall role says so instead of dropping data."""
-    before = server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}")
+    before = nft_table(server)
     rc, output = outside(HELPER_PLAY, "--limit", server.name)
     assert rc == 2, output[-3000:]
     assert "helper cannot read PASV/PORT inside TLS" in " ".join(output.split()), output[-3000:]
     assert "TASK [host_firewall : Apply" not in output, output[-3000:]
-    assert server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}") == before
+    assert nft_table(server) == before
 
 
 OWN_CA = """
