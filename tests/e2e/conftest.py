@@ -115,6 +115,29 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("server_name", group("ftp_servers"), scope="session")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: a worker per server, as the checks are grouped per server (below)."""
+    return max(1, len(group("ftp_servers")))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reboot: restarts the host (which may then get a new address); runs last")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under xdist's --dist loadgroup, servers are checked side by side and each server's checks one
+    after another: they share its per-address limits, its service and its firewall. A check that is not
+    about one server_name names its group itself (pytest.mark.xdist_group). Restarts go last: a host
+    that comes back with a new address is rightly issued a new certificate by the next converge."""
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if not item.get_closest_marker("xdist_group") and spec and "server_name" in spec.params:
+            item.add_marker(pytest.mark.xdist_group(spec.params["server_name"]))
+    items.sort(key=lambda item: item.get_closest_marker("reboot") is not None)
+
+
 @pytest.fixture(scope="session")
 def server(server_name):
     return Server(server_name, node(server_name), role_settings(server_name))
@@ -156,10 +179,16 @@ def outside(tmp_path):
     return run
 
 
+@dataclass
+class Sample:
+    path: str
+    digest: str
+
+
 def random_file(client, path, size):
-    """Write `size` (head -c syntax: 5M) random bytes to path on the client; return their sha256."""
+    """Write `size` (head -c syntax: 5M) random bytes to path on the client; a Sample with its sha256."""
     client.run(f"head -c {size} /dev/urandom > {path}")
-    return client.node.check_output(f"sha256sum {path}").split()[0]
+    return Sample(path, client.node.check_output(f"sha256sum {path}").split()[0])
 
 
 def nft_table(server):

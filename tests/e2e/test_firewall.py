@@ -8,19 +8,21 @@ import subprocess
 import time
 
 import pytest
-from conftest import ROOT, ansible_playbook, hostvars, nft_table, recap
+from conftest import ROOT, ansible_playbook, group, hostvars, nft_table, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 LISTENERS = (1433, 3306, 8080)
 
 # open: connected; closed: refused (reached the host, nothing listens); filtered: no answer (dropped).
+# Every port at once, one short timeout: on a bridge to a container an answer takes well under a
+# millisecond, so a second of silence is a drop.
 PROBE = """
 import json, socket, sys
 from concurrent.futures import ThreadPoolExecutor
 host = sys.argv[1]
 def state(port):
     s = socket.socket()
-    s.settimeout(3)
+    s.settimeout(1)
     try:
         s.connect((host, port))
         return "open"
@@ -66,7 +68,7 @@ def probe(client, address, *ports):
 
 def probe_from_controller(address, port):
     try:
-        with socket.create_connection((address, port), timeout=3):
+        with socket.create_connection((address, port), timeout=1):
             return "open"
     except ConnectionRefusedError:
         return "closed"
@@ -105,18 +107,19 @@ def test_waiting_passive_port_refuses_another_host(server, client):
     """A passive port with the server listening on it, tried from another host: in the open-range
     mode the firewall lets it through and the server itself hangs up on the foreign address; in
     helper mode the firewall drops it, as it is not RELATED to the client's control connection."""
-    client.node.run(f"cat > /tmp/hold_pasv.py <<'EOF'\n{HOLD_PASV}\nEOF")
-    client.node.run("rm -f /tmp/pasv.port /tmp/pasv.port.go /tmp/pasv.port.reply")
+    out = f"/tmp/pasv-{server.name}.port"
+    client.node.run(f"cat > /tmp/hold_pasv.py.{server.name} <<'EOF'\n{HOLD_PASV}\nEOF")
+    client.node.run(f"rm -f {out} {out}.go {out}.reply")
     unit = f"e2e-pasv-{server.name}"
-    client.node.run(f"systemd-run --unit={unit} python3 /tmp/hold_pasv.py {server.address} "
-                    f"{client.user} {client.password} /tmp/pasv.port")
+    client.node.run(f"systemd-run --unit={unit} python3 /tmp/hold_pasv.py.{server.name} {server.address} "
+                    f"{client.user} {client.password} {out}")
     try:
-        client.node.run("timeout 10 sh -c 'until [ -s /tmp/pasv.port ]; do sleep 0.2; done'")
-        port = int(client.node.check_output("cat /tmp/pasv.port"))
+        client.node.run(f"timeout 10 sh -c 'until [ -s {out} ]; do sleep 0.2; done'")
+        port = int(client.node.check_output(f"cat {out}"))
         assert port in server.passive_range
-        seen = steal(server.address, port, lambda: client.node.run("touch /tmp/pasv.port.go"))
-        client.node.run("timeout 10 sh -c 'until [ -s /tmp/pasv.port.reply ]; do sleep 0.2; done'")
-        reply = client.node.check_output("cat /tmp/pasv.port.reply")
+        seen = steal(server.address, port, lambda: client.node.run(f"touch {out}.go"))
+        client.node.run(f"timeout 10 sh -c 'until [ -s {out}.reply ]; do sleep 0.2; done'")
+        reply = client.node.check_output(f"cat {out}.reply")
     finally:
         client.node.run(f"systemctl stop {unit}")
     if server.settings["host_firewall_helper_mode"]:
@@ -129,7 +132,7 @@ def steal(address, port, owner_asks):
     """Connect to a passive port from the controller, as a thief would, let the owner ask for its
     listing, and see what becomes of the thief's connection."""
     with socket.socket() as thief:
-        thief.settimeout(3)
+        thief.settimeout(1)
         try:
             thief.connect((address, port))
         except TimeoutError:
@@ -162,12 +165,13 @@ def test_ssh_is_open_to_the_management_source(server):
 
 def test_egress_follows_the_filter(server, client):
     """Under egress filtering the server cannot open connections of its own (but active FTP data)."""
-    client.node.run("systemd-run --unit=e2e-listen-8080 python3 -m http.server 8080")
+    port = 8080 + group("ftp_servers").index(server.name)   # a listener per server: they run side by side
+    client.node.run(f"systemd-run --unit=e2e-listen-{port} python3 -m http.server {port}")
     try:
-        client.node.run("timeout 10 sh -c 'until ss -ltn | grep -q :8080; do sleep 0.2; done'")
-        out = server.node.run(f"curl -sS -o /dev/null --max-time 3 http://{client.address}:8080/")
+        client.node.run(f"timeout 10 sh -c 'until ss -ltn | grep -q :{port}; do sleep 0.2; done'")
+        out = server.node.run(f"curl -sS -o /dev/null --max-time 2 http://{client.address}:{port}/")
     finally:
-        client.node.run("systemctl stop e2e-listen-8080")
+        client.node.run(f"systemctl stop e2e-listen-{port}")
     if server.settings["host_firewall_egress_filter"]:
         assert out.rc == 28, out.stderr  # timed out: dropped
     else:
@@ -193,16 +197,17 @@ def test_broken_input_fails_and_keeps_the_previous_ruleset(server):
     assert nft_table(server) == before
 
 
+@pytest.mark.reboot
 def test_ruleset_survives_a_restart(server, client):
     if not hostvars(server.name).get("ansible_connection", "").endswith("podman"):
         pytest.skip("restarting the host is shown on the Molecule containers only")
     before = nft_table(server)
     subprocess.run(["podman", "restart", server.name], check=True, capture_output=True)
     port = server.settings["ftp_server_control_port"]
-    for _ in range(60):
+    for _ in range(120):
         state = server.node.run("systemctl is-system-running").stdout.strip()
         if state in ("running", "degraded") and server.node.socket(f"tcp://:::{port}").is_listening:
             break
-        time.sleep(1)
+        time.sleep(0.5)
     assert nft_table(server) == before
     assert probe(client, server.address, 21) == {21: "open"}

@@ -11,7 +11,8 @@ if not group("lan_clients") or not group("dmz_servers"):
     pytest.skip("this inventory has no NAT topology (groups lan_clients, dmz_servers)", allow_module_level=True)
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
-SAMPLE = "/tmp/e2e-nat-sample.bin"
+# The server on "the internet"; checks run side by side per server (see conftest), this one's together.
+PUBLIC = next(h for h in group("ftp_servers") if h not in group("dmz_servers"))
 
 # Cleartext lftp, one upload and one download; $PASSIVE on/off. auto-passive-mode off: lftp would
 # otherwise switch to passive by itself after a refused PORT, hiding what active mode does.
@@ -29,18 +30,19 @@ def announced(dialogue):
     return {".".join(m) for m in PASV.findall(dialogue)}
 
 
-def transfer(client, host, port, name, passive=True):
-    """Upload and download the sample with lftp; (exit code, dialogue, checksum of the copy or None)."""
+def transfer(client, host, port, name, sample, passive=True):
+    """Upload and download a sample with lftp; (exit code, dialogue, checksum of the copy or None)."""
     back = f"/tmp/e2e-nat-{name}"
     client.run(f"rm -f {back}")
     result = client.run(LFTP, FTP_USER=client.user, FTP_PASSWORD=client.password, HOST=host, PORT=port,
-                        SAMPLE=SAMPLE, FILE=name, BACK=back, PASSIVE="on" if passive else "off")
+                        SAMPLE=sample.path, FILE=name, BACK=back, PASSIVE="on" if passive else "off")
     copy = client.run(f"sha256sum {back}")
     return result.rc, result.stdout + result.stderr, copy.stdout.split()[0] if copy.rc == 0 else None
 
 
-def sample_on(client):
-    return random_file(client, SAMPLE, "2M")
+def sample_on(client, server):
+    """A file on the client for transfers to one server (several servers are checked at once)."""
+    return random_file(client, f"/tmp/e2e-nat-sample-{server}.bin", "2M")
 
 
 @pytest.fixture(scope="module")
@@ -56,37 +58,38 @@ def lan_client(client):
 
 @pytest.fixture(scope="module")
 def public_server():
-    name = next(h for h in group("ftp_servers") if h not in group("dmz_servers"))
-    return name, ipv4(node(name))
+    return PUBLIC, ipv4(node(PUBLIC))
 
 
 # 1. Client behind a masquerading router, server on the internet.
 
+@pytest.mark.xdist_group(PUBLIC)
 def test_client_behind_nat_passive_works(lan_client, public_server, router):
     name, address = public_server
-    digest = sample_on(lan_client)
-    rc, dialogue, copy = transfer(lan_client, address, 21, "nat-client-passive.bin")
-    assert rc == 0 and copy == digest, dialogue[-2000:]
+    sample = sample_on(lan_client, name)
+    rc, dialogue, copy = transfer(lan_client, address, 21, "nat-client-passive.bin", sample)
+    assert rc == 0 and copy == sample.digest, dialogue[-2000:]
     assert announced(dialogue) == {address}, dialogue[-2000:]
     # The server saw the router, not the client: the transfer log names the router's public address.
     log = node(name).check_output("grep nat-client-passive.bin /var/log/ftp-server/xfer.log")
     assert router in log and "10.89.80." not in log, log
 
 
+@pytest.mark.xdist_group(PUBLIC)
 def test_client_behind_nat_active_fails(lan_client, public_server):
     """The client names its private address in PORT/EPRT; the server refuses it (it is not the address
     the control connection comes from), and could not reach it anyway. No NAT helper rewrites it."""
-    _, address = public_server
+    name, address = public_server
     private = lan_client.address
-    sample_on(lan_client)
-    rc, dialogue, copy = transfer(lan_client, address, 21, "nat-client-active.bin", passive=False)
+    sample = sample_on(lan_client, name)
+    rc, dialogue, copy = transfer(lan_client, address, 21, "nat-client-active.bin", sample, passive=False)
     assert rc != 0 and copy is None, dialogue[-2000:]
     assert re.search(r"---> (PORT %s,\d+,\d+|EPRT \|1\|%s\|)" % (private.replace(".", ","), re.escape(private)),
                      dialogue), dialogue[-2000:]
     assert re.search(r"<--- 5\d\d .*(PORT|EPRT)", dialogue), dialogue[-2000:]
 
     result = lan_client.run('curl -sS -v --max-time 30 --ftp-port - --user "$U:$P" -T $SAMPLE "ftp://$HOST/upload/c.bin"',
-                            U=lan_client.user, P=lan_client.password, SAMPLE=SAMPLE, HOST=address)
+                            U=lan_client.user, P=lan_client.password, SAMPLE=sample.path, HOST=address)
     assert result.rc == 30, result.stderr[-2000:]   # curl: FTP PORT failed
     assert f"EPRT |1|{private}|" in result.stderr
 
@@ -94,15 +97,15 @@ def test_client_behind_nat_active_fails(lan_client, public_server):
 # 2. Servers behind port forwarding, client on the internet.
 
 def dmz(name):
-    return pytest.param(name, id=name)
+    return pytest.param(name, id=name, marks=pytest.mark.xdist_group(name))
 
 
 @pytest.mark.parametrize("name", [dmz(h) for h in group("dmz_servers")])
 def test_server_behind_port_forwarding_with_announced_address(client, router, name):
     port = hostvars(name)["nat_public_port"]
-    digest = sample_on(client)
-    rc, dialogue, copy = transfer(client, router, port, f"nat-server-{name}.bin")
-    assert rc == 0 and copy == digest, dialogue[-2000:]
+    sample = sample_on(client, name)
+    rc, dialogue, copy = transfer(client, router, port, f"nat-server-{name}.bin", sample)
+    assert rc == 0 and copy == sample.digest, dialogue[-2000:]
     assert announced(dialogue) == {router}, dialogue[-2000:]
 
 
@@ -120,8 +123,8 @@ def without_announced_address(name):
 def test_server_behind_port_forwarding_without_announced_address(client, router, name, without_announced_address):
     port = hostvars(name)["nat_public_port"]
     private = ipv4(node(name))
-    sample_on(client)
-    rc, dialogue, copy = transfer(client, router, port, f"nat-unannounced-{name}.bin")
+    sample = sample_on(client, name)
+    rc, dialogue, copy = transfer(client, router, port, f"nat-unannounced-{name}.bin", sample)
     # The PASV reply names the server's private address, which does not route from the internet.
     assert announced(dialogue) == {private}, dialogue[-2000:]
     assert rc != 0 and copy is None, dialogue[-2000:]
@@ -129,6 +132,6 @@ def test_server_behind_port_forwarding_without_announced_address(client, router,
     # Measured, and why the mistake often goes unnoticed: curl asks for EPSV, whose reply carries no
     # address, so it connects to the address it already knows and passes.
     result = client.run('curl -sS -v --max-time 30 --user "$U:$P" -T $SAMPLE "ftp://$HOST:$PORT/upload/e.bin"',
-                        U=client.user, P=client.password, SAMPLE=SAMPLE, HOST=router, PORT=port)
+                        U=client.user, P=client.password, SAMPLE=sample.path, HOST=router, PORT=port)
     assert result.rc == 0, result.stderr[-2000:]
     assert re.search(r"229 Entering Extended Passive Mode", result.stderr, re.I), result.stderr[-2000:]

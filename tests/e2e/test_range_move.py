@@ -20,8 +20,8 @@ LFTP = """
 
 
 def reach(client, address, port):
-    """open (something answered), closed (refused) or filtered (no answer in 3 s), seen from the client."""
-    result = client.run('timeout 3 bash -c "exec 3<>/dev/tcp/$A/$P"', A=address, P=port)
+    """open (something answered), closed (refused) or filtered (no answer in 1 s), seen from the client."""
+    result = client.run('timeout 1 bash -c "exec 3<>/dev/tcp/$A/$P"', A=address, P=port)
     if result.rc == 0:
         return "open"
     return "filtered" if result.rc == 124 else "closed"
@@ -32,11 +32,14 @@ def opened(server):
     return not server.settings["host_firewall_helper_mode"]
 
 
+# A server the client reaches directly (not behind port forwarding); its other checks wait meanwhile.
+DIRECT = next(h for h in group("ftp_servers") if not hostvars(h).get("ftp_server_pasv_address"))
+pytestmark = pytest.mark.xdist_group(DIRECT)
+
+
 @pytest.fixture(scope="module")
 def server():
-    """A server the client reaches directly (not behind port forwarding)."""
-    name = next(h for h in group("ftp_servers") if not hostvars(h).get("ftp_server_pasv_address"))
-    return Server(name, node(name), role_settings(name))
+    return Server(DIRECT, node(DIRECT), role_settings(DIRECT))
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 import pytest
 from conftest import ROOT, ansible_playbook, nft_table, random_file
 
-SAMPLE = "/tmp/e2e-tls-sample.bin"
-
-# Each tool logs in over TLS to $NAME (checked against $CA), uploads SAMPLE as $FILE into upload/ and
+# Each tool logs in over TLS to $NAME (checked against $CA), uploads $SAMPLE as $FILE into upload/ and
 # downloads it to $BACK, data protected too; the dialogue goes to stderr. $ACTIVE is "on" for active mode.
 SCRIPTS = {
     "lftp": """
@@ -89,8 +87,8 @@ def tls(server, client):
     path = f"/tmp/e2e-ca-{server.name}.crt"
     result = client.run(
         """printf '%s\\n' "$PEM" > "$CA"
-           grep -v " $NAME\\$" /etc/hosts > /tmp/e2e-hosts; echo "$IP $NAME" >> /tmp/e2e-hosts
-           cat /tmp/e2e-hosts > /etc/hosts""",
+           flock /etc/hosts sh -c 'grep -v " $NAME\\$" /etc/hosts > /tmp/e2e-hosts-$NAME
+             echo "$IP $NAME" >> /tmp/e2e-hosts-$NAME; cat /tmp/e2e-hosts-$NAME > /etc/hosts'""",
         PEM=ca.strip(), CA=path, NAME=server.name, IP=server.address,
     )
     assert result.rc == 0, result.stderr
@@ -98,8 +96,8 @@ def tls(server, client):
 
 
 @pytest.fixture(scope="module")
-def sample(client):
-    return random_file(client, SAMPLE, "5M")
+def sample(server, client):
+    return random_file(client, f"/tmp/e2e-tls-sample-{server.name}.bin", "5M")
 
 
 @pytest.mark.parametrize("mode", ["passive", "active"])
@@ -111,11 +109,11 @@ def test_round_trip_over_tls(server, client, tls, sample, tool, mode):
     back = f"/tmp/e2e-{server.name}-{name}"
     result = client.run(
         SCRIPTS[tool], NAME=tls.name, CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password,
-        SAMPLE=SAMPLE, FILE=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
+        SAMPLE=sample.path, FILE=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
     )
     dialogue = result.stdout + result.stderr
     assert result.rc == 0, dialogue[-2000:]
-    assert client.node.check_output(f"sha256sum {back}").split()[0] == sample
+    assert client.node.check_output(f"sha256sum {back}").split()[0] == sample.digest
     assert re.search(r"AUTH (TLS|SSL)", dialogue) and "PROT P" in dialogue, dialogue[-2000:]
 
 

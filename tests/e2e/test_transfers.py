@@ -6,9 +6,7 @@ import re
 import pytest
 from conftest import random_file
 
-SAMPLE = "/tmp/e2e-sample.bin"
-
-# Each tool uploads SAMPLE as $NAME into upload/, downloads it back to $BACK, and shows the protocol
+# Each tool uploads $SAMPLE as $NAME into upload/, downloads it back to $BACK, and shows the protocol
 # dialogue on stderr. $ACTIVE is "on" for active mode.
 SCRIPTS = {
     "lftp": """
@@ -38,8 +36,9 @@ def passive_ports(dialogue):
 
 
 @pytest.fixture(scope="session")
-def sample(client):
-    return random_file(client, SAMPLE, "20M")
+def sample(server, client):
+    """The scenario's one large transfer: 20 MB, a file of the server's own on the client."""
+    return random_file(client, f"/tmp/e2e-sample-{server.name}.bin", "20M")
 
 
 @pytest.mark.parametrize("mode", ["passive", "active"])
@@ -51,10 +50,10 @@ def test_round_trip(server, client, sample, tool, mode):
     back = f"/tmp/e2e-{server.name}-{name}"
     result = client.run(
         SCRIPTS[tool], SERVER=server.address, FTP_USER=client.user, FTP_PASSWORD=client.password,
-        SAMPLE=SAMPLE, NAME=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
+        SAMPLE=sample.path, NAME=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
     )
     assert result.rc == 0, result.stderr[-2000:]
-    assert client.node.check_output(f"sha256sum {back}").split()[0] == sample
+    assert client.node.check_output(f"sha256sum {back}").split()[0] == sample.digest
 
     dialogue = result.stderr
     ports = passive_ports(dialogue)
