@@ -61,8 +61,14 @@ def role_settings(host):
 
 @functools.cache
 def node(name):
-    if hostvars(name).get("ansible_connection", "").endswith("podman"):
+    """The host as testinfra reaches it: as Ansible does, but over one kept connection."""
+    settings = hostvars(name)
+    if settings.get("ansible_connection", "").endswith("podman"):
         return testinfra.get_host(f"podman://{name}")
+    args = shlex.split(settings.get("ansible_ssh_common_args", ""))
+    if "-F" in args:
+        # Molecule's hosts (molecule/shared/prepare.yml): plain ssh with their config file.
+        return testinfra.get_host(f"ssh://{name}", ssh_config=args[args.index("-F") + 1], controlpersist=120)
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory_path(), force_ansible=True)
 
 
@@ -122,19 +128,20 @@ def pytest_xdist_auto_num_workers(config):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "reboot: restarts the host (which may then get a new address); runs last")
+    config.addinivalue_line("markers", "reboot: restarts the host; runs after the host's other checks")
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items):
     """Under xdist's --dist loadgroup, servers are checked side by side and each server's checks one
     after another: they share its per-address limits, its service and its firewall. A check that is not
-    about one server_name names its group itself (pytest.mark.xdist_group). Restarts go last: a host
-    that comes back with a new address is rightly issued a new certificate by the next converge."""
+    about one server_name names its group itself (pytest.mark.xdist_group). Restarts go last, after
+    pytest's own reordering: the host comes back fresh, as after a reboot."""
     for item in items:
         spec = getattr(item, "callspec", None)
         if not item.get_closest_marker("xdist_group") and spec and "server_name" in spec.params:
             item.add_marker(pytest.mark.xdist_group(spec.params["server_name"]))
+    yield
     items.sort(key=lambda item: item.get_closest_marker("reboot") is not None)
 
 
