@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
@@ -236,6 +236,14 @@ def render(policy):
             "\t\ttype filter hook output priority filter; policy drop;",
             "\t\toif \"lo\" accept",
             "\t\tct state established,related accept",
+        ]
+        management = next((r for r in policy.services if r.name == "management"), None)
+        if management:
+            # Whatever conntrack makes of them: the SSH session applying this table began before
+            # conntrack saw it, and its first reply is picked up as "new"; dropping it hangs that session.
+            reply = replace(management, ports=(), sports=management.ports, comment="replies to the management sources")
+            lines += ["\t\t" + line for line in rule_lines(reply, "daddr")]
+        lines += [
             "\t\tct state invalid drop",
             f"\t\ticmp type {{ {ICMP4}, echo-request }} accept",
             f"\t\ticmpv6 type {{ {ICMP6}, echo-request, nd-router-solicit }} accept",

@@ -190,6 +190,13 @@ def test_egress_filter_renders_output_chain():
     assert 'ip daddr 203.0.113.0/24 meta l4proto tcp accept comment "mirror"' in text
 
 
+def test_egress_filter_lets_management_replies_out_whatever_their_state():
+    """The SSH session that applies the table began before conntrack saw it: its replies must leave."""
+    lines = rendered(egress_filter=True).splitlines()
+    reply = 'ip daddr 192.0.2.10/32 tcp sport 22 accept comment "management: replies to the management sources"'
+    assert lines.index("\t\t" + reply) < lines.index("\t\tct state invalid drop", lines.index("\tchain output {"))
+
+
 def test_render_is_deterministic():
     params = {"services": [PASSIVE, FTP], "management": MGMT}
     assert render(build(params)) == render(build(dict(params)))
