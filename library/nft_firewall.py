@@ -25,7 +25,9 @@ version_added: "1.0.0"
 author: FTP lab developers
 options:
   table:
-    description: Name of the C(inet) table the module owns.
+    description:
+      - Name of the C(inet) table the module owns.
+      - A letter, then letters, digits or C(_); a word nft reserves (C(ip), C(set), C(filter)...) is refused.
     type: str
     default: host_firewall
   state:
@@ -69,7 +71,11 @@ options:
         type: str
         choices: [ftp]
   management:
-    description: Management SSH, open only to the sources named here.
+    description:
+      - Management SSH, open only to the sources named here.
+      - Required when O(state=present) (left out, Ansible would lock itself out); give
+        O(management.required=false) to leave SSH closed on purpose.
+      - A service that opens the management port to everyone is applied with a warning.
     type: dict
     suboptions:
       port:
@@ -136,10 +142,10 @@ options:
     type: str
     default: 10/minute
   path:
-    description: Where the applied script is stored; default C(/etc/nftables.d/<table>.nft).
+    description: Where the applied script is stored, readable by root alone (an absolute path); default C(/etc/nftables.d/<table>.nft).
     type: path
   state_dir:
-    description: Where the fingerprint of the live table is kept.
+    description: Where the fingerprint of the live table is kept (an absolute path).
     type: path
     default: /var/lib/nft_firewall
 attributes:
@@ -201,6 +207,7 @@ path:
 
 import hashlib
 import os
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.nft_ruleset import PolicyError, build, exposure, render
@@ -249,13 +256,25 @@ def read(path):
 
 
 def write(module, path, text):
-    """Write atomically: a temporary file beside the target, then a rename."""
+    """Write atomically, readable by root alone: a fresh temporary file beside the target (a name no one
+    can plant a link at beforehand), then a rename."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".nft_firewall.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
-    os.chmod(tmp, 0o600)
     module.atomic_move(tmp, path)
+    os.chmod(path, 0o600)   # atomic_move gives a new file the default mode
+
+
+def check_paths(module, path, state_dir):
+    """Where the module writes, checked before the host is touched."""
+    for name, value, kind in (("path", path, "a file"), ("state_dir", state_dir, "a folder")):
+        if not os.path.isabs(value):
+            module.fail_json(msg=f"{name} {value!r} must be an absolute path")
+    if os.path.isdir(path):
+        module.fail_json(msg=f"path {path!r} is a folder; give the file the ruleset is saved to")
+    if os.path.exists(state_dir) and not os.path.isdir(state_dir):
+        module.fail_json(msg=f"state_dir {state_dir!r} exists and is not a folder")
 
 
 def fingerprint(listing):
@@ -317,9 +336,13 @@ def main():
 
     # Everything is validated before the host is touched.
     try:
-        policy = build(p)
+        # Removing the table needs no management rule.
+        policy = build(p if p["state"] == "present" else dict(p, management={"required": False}))
     except PolicyError as err:
         module.fail_json(msg=str(err))
+    for warning in policy.warnings:
+        module.warn(warning)
+    check_paths(module, path, p["state_dir"])
     nft = Nft(module)
     if p["state"] == "absent":
         absent(module, nft, table, path, stamp)
@@ -348,8 +371,12 @@ def main():
         if err:
             module.fail_json(msg=f"nft could not apply the ruleset; the previous one stays in force: {err}",
                              ruleset=desired)
+        applied = nft.listing(table)
+        if applied is None:
+            module.fail_json(msg=f"the ruleset was applied, but listing table inet {table} failed; it was "
+                                 f"not saved for boot", ruleset=desired)
         write(module, path, desired)
-        write(module, stamp, fingerprint(nft.listing(table)))
+        write(module, stamp, fingerprint(applied))
     module.exit_json(**result)
 
 

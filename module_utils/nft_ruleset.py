@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
-RATE = re.compile(r"^\d+/(second|minute|hour|day)$")
+# \A...\Z: "$" would let a trailing newline through, and a newline splits an nft rule in two.
+NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+TABLE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+RATE = re.compile(r"\A[0-9]{1,9}/(second|minute|hour|day)\Z")
+PORT = re.compile(r"\A[0-9]{1,5}\Z")   # ASCII digits only: int() would also take "١٢" or "１２"
+# Words nft reads as keywords where a table name stands: such a table gives nft's syntax error.
+KEYWORDS = frozenset("""add arp bridge chain counter delete describe drop element filter flowtable get
+    inet insert ip ip6 limit list log map meta monitor netdev quota rule set table""".split())
+COMMENT_BYTES = 128   # nft's limit for a rule comment
 HELPERS = {"ftp": "ftp"}
 PROTOCOLS = ("tcp", "udp")
 
@@ -48,14 +55,15 @@ class Policy:
     icmp_echo: bool = True
     log_drops: bool = False
     log_rate: str = "10/minute"
+    warnings: list = field(default_factory=list)   # what is allowed but probably not meant
 
 
 def parse_port(value, where):
     """An int or 'low-high' string to a (low, high) pair, both within 1..65535."""
     text = str(value).strip()
-    parts = text.split("-")
-    if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
-        raise PolicyError(f"{where}: port {value!r} is not a number or a range like 50000-50049")
+    parts = [p.strip() for p in text.split("-")]
+    if isinstance(value, bool) or len(parts) not in (1, 2) or not all(PORT.match(p) for p in parts):
+        raise PolicyError(f"{where}: port {shorten(value)} is not a number or a range like 50000-50049")
     low, high = int(parts[0]), int(parts[-1])
     for port in (low, high):
         if not 1 <= port <= 65535:
@@ -76,11 +84,32 @@ def merge(ranges):
     return tuple(merged)
 
 
+def shorten(value, limit=40):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def parse_peer(value, where):
     try:
-        return ipaddress.ip_network(str(value).strip(), strict=True)
+        network = ipaddress.ip_network(str(value).strip(), strict=True)
     except ValueError as err:
-        raise PolicyError(f"{where}: {value!r} is not an IPv4/IPv6 address or CIDR ({err})") from None
+        raise PolicyError(f"{where}: {shorten(value)} is not an IPv4/IPv6 address or CIDR ({err})") from None
+    if network.version == 6 and network.network_address.scope_id:
+        raise PolicyError(f"{where}: {value!r} carries a zone (%...): nftables matches addresses without one")
+    if network.version == 6 and network.network_address.ipv4_mapped:
+        raise PolicyError(f"{where}: {value!r} is an IPv4-mapped IPv6 address, which never matches IPv4 "
+                          f"traffic; write {network.network_address.ipv4_mapped} instead")
+    return network
+
+
+def check_text(text, where, what):
+    """Text that goes between quotes into the ruleset: no quotes, no control or line-break characters."""
+    bad = [c for c in text if c == '"' or unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp")]
+    if bad:
+        raise PolicyError(f"{where}: {what} must not contain quotes, control characters or line breaks "
+                          f"(found {bad[0]!r})")
+    if len(text.encode()) > COMMENT_BYTES - 2:
+        raise PolicyError(f"{where}: {what} is longer than nft allows ({COMMENT_BYTES - 2} bytes with the name)")
 
 
 def parse_rule(entry, kind):
@@ -89,7 +118,7 @@ def parse_rule(entry, kind):
         raise PolicyError(f"{kind}: entry {entry!r} is not a mapping")
     name = str(entry.get("name") or "")
     if not NAME.match(name):
-        raise PolicyError(f"{kind}: name {name!r} must be 1-63 letters, digits, '.', '_' or '-'")
+        raise PolicyError(f"{kind}: name {shorten(name)} must be 1-63 letters, digits, '.', '_' or '-'")
     where = f"{kind} entry {name!r}"
     proto = entry.get("proto") or "tcp"
     if proto not in PROTOCOLS:
@@ -109,8 +138,7 @@ def parse_rule(entry, kind):
     if helper and proto != "tcp":
         raise PolicyError(f"{where}: the {helper} helper works on tcp only")
     comment = str(entry.get("comment") or "")
-    if '"' in comment or "\n" in comment:
-        raise PolicyError(f"{where}: comment must not contain quotes or line breaks")
+    check_text(f"{name}: {comment}", where, "comment")
     return Rule(name, proto, ports, sports, peers, comment, helper)
 
 
@@ -130,9 +158,17 @@ def build(params):
     """Module parameters (a dict) to a validated Policy, or PolicyError."""
     table = params.get("table") or "host_firewall"
     if not TABLE.match(table):
-        raise PolicyError(f"table {table!r} must start with a letter and hold only letters, digits and '_'")
+        raise PolicyError(f"table {shorten(table)} must start with a letter and hold only letters, digits and '_'")
+    if table.lower() in KEYWORDS:
+        raise PolicyError(f"table {table!r} is a word nft reserves; choose another name")
     services = parse_rules(params.get("services"), "services")
-    management = params.get("management") or {}
+    management = params.get("management")
+    if management is None:
+        raise PolicyError(
+            "management is missing, so SSH would be closed to everyone and Ansible locked out; give "
+            "management.sources, or management.required: false to leave SSH closed on purpose"
+        )
+    warnings = []
     if management:
         sources = management.get("sources") or []
         if not sources and management.get("required", True):
@@ -140,12 +176,21 @@ def build(params):
                 "management: sources is empty, so SSH would be closed to everyone and Ansible locked out; "
                 "name the addresses that manage this host, or set management.required to false"
             )
+        port = management.get("port")
+        port = 22 if port is None else port
         if sources:
-            ssh = parse_rule({"name": "management", "proto": "tcp", "ports": [management.get("port") or 22],
+            ssh = parse_rule({"name": "management", "proto": "tcp", "ports": [port],
                               "sources": sources, "comment": "SSH from the management sources"}, "services")
             if any(s.name == "management" for s in services):
                 raise PolicyError("services: the name 'management' is reserved for the management SSH rule")
+            (low, _), = ssh.ports
+            warnings += [
+                f"services entry {s.name!r} opens the management port {low} to everyone: the management "
+                f"sources no longer restrict SSH" for s in services
+                if s.proto == "tcp" and not s.peers and any(a <= low <= b for a, b in s.ports)]
             services.append(ssh)
+        else:
+            parse_port(port, "management")
     rate = str(params.get("log_rate") or "10/minute")
     if not RATE.match(rate):
         raise PolicyError(f"log_rate {rate!r} must look like 10/minute")
@@ -157,6 +202,7 @@ def build(params):
         icmp_echo=params.get("icmp_echo", True) is not False,
         log_drops=bool(params.get("log_drops")),
         log_rate=rate,
+        warnings=warnings,
     )
 
 

@@ -216,3 +216,80 @@ def test_exposure_lists_what_is_open_to_whom():
 def test_peers_are_networks():
     policy = build({"services": [{"name": "x", "ports": [1], "sources": ["192.0.2.0/24"]}], "management": MGMT})
     assert policy.services[0].peers == (ipaddress.ip_network("192.0.2.0/24"),)
+
+
+# Hostile input: each refused with the module's own message, before anything is rendered.
+
+@pytest.mark.parametrize("value", ["²", "1" * 4301, "１２", "٢١", "0x15", "+21", True, 2.5, None])
+def test_port_that_is_not_ascii_digits_is_refused(value):
+    with pytest.raises(PolicyError, match="is not a number"):
+        parse_port(value, "x")
+
+
+@pytest.mark.parametrize("rate", ["10/minute\n", "10/minute ", "1" * 20 + "/second", "٣/second"])
+def test_log_rate_must_match_whole(rate):
+    with pytest.raises(PolicyError, match="must look like 10/minute"):
+        build({"management": MGMT, "log_rate": rate})
+
+
+@pytest.mark.parametrize("name", ["ftp\n", "ftp\r", "ftp x", "-ftp", "a" * 64])
+def test_service_name_must_match_whole(name):
+    with pytest.raises(PolicyError, match="must be 1-63 letters"):
+        build({"management": MGMT, "services": [{"name": name, "ports": [21]}]})
+
+
+@pytest.mark.parametrize("table", ["ip", "set", "log", "Filter", "table"])
+def test_table_named_like_an_nft_keyword_is_refused(table):
+    with pytest.raises(PolicyError, match="is a word nft reserves"):
+        build({"table": table, "management": MGMT})
+
+
+@pytest.mark.parametrize("source, message", [
+    ("fe80::1%eth0", "carries a zone"),
+    ("::ffff:10.0.0.1", "write 10.0.0.1 instead"),
+])
+def test_source_nft_cannot_match_is_refused(source, message):
+    with pytest.raises(PolicyError, match=message):
+        build({"management": MGMT, "services": [{"name": "web", "ports": [80], "sources": [source]}]})
+
+
+@pytest.mark.parametrize("comment", ["x" * 200, "a\x00b", "a\rb", "a\u2028b", 'say "hi"', "a\tb"])
+def test_comment_nft_would_refuse_is_refused(comment):
+    with pytest.raises(PolicyError, match="comment"):
+        build({"management": MGMT, "services": [{"name": "web", "ports": [80], "comment": comment}]})
+
+
+def test_comment_at_nft_limit_renders():
+    comment = "é" * 58   # 116 bytes; with "web: " 121
+    assert f'comment "web: {comment}"' in rendered(services=[{"name": "web", "ports": [80], "comment": comment}])
+
+
+def test_management_left_out_is_refused():
+    with pytest.raises(PolicyError, match="management is missing"):
+        build({"services": [FTP]})
+
+
+@pytest.mark.parametrize("port", [0, 65536, "ssh"])
+def test_management_port_out_of_range_is_refused(port):
+    with pytest.raises(PolicyError, match="management"):
+        build({"management": {"sources": ["192.0.2.10"], "port": port}})
+
+
+def test_management_port_is_checked_with_ssh_closed_too():
+    with pytest.raises(PolicyError, match="out of range"):
+        build({"management": {"sources": [], "required": False, "port": 0}})
+
+
+def test_service_opening_the_management_port_to_everyone_warns():
+    policy = build({"management": MGMT, "services": [{"name": "wide", "ports": ["20-25"]}]})
+    assert policy.warnings == ["services entry 'wide' opens the management port 22 to everyone: the "
+                               "management sources no longer restrict SSH"]
+
+
+@pytest.mark.parametrize("service", [
+    {"name": "narrow", "ports": ["20-25"], "sources": ["192.0.2.0/24"]},
+    {"name": "dns", "proto": "udp", "ports": [22]},
+    {"name": "ftp", "ports": [21]},
+])
+def test_no_warning_when_the_management_port_stays_restricted(service):
+    assert build({"management": MGMT, "services": [service]}).warnings == []
