@@ -145,9 +145,30 @@ options:
     description: Where the applied script is stored, readable by root alone (an absolute path); default C(/etc/nftables.d/<table>.nft).
     type: path
   state_dir:
-    description: Where the fingerprint of the live table is kept (an absolute path).
+    description:
+      - Where the fingerprint of the live table is kept (an absolute path).
+      - The fingerprint is also the module's mark of ownership, see O(adopt).
     type: path
     default: /var/lib/nft_firewall
+  lockout_check:
+    description:
+      - Refuse a ruleset under which a new connection from the address Ansible connects from, to the
+        port it connects to, would be dropped (read from C(SSH_CONNECTION) on the host; without it,
+        for example over a local or container connection, there is nothing to check).
+      - Set V(false) for console or out-of-band access only.
+    type: bool
+    default: true
+  adopt:
+    description:
+      - Replace a table of this name that exists but that the module did not make (no fingerprint in
+        O(state_dir)), such as another tool's or C(/etc/nftables.conf)'s. Without it such a table is
+        left alone and the module fails.
+    type: bool
+    default: false
+  lock_timeout:
+    description: Seconds to wait for another run of the module on the same table to finish.
+    type: int
+    default: 60
 attributes:
   check_mode:
     support: full
@@ -205,12 +226,14 @@ path:
   sample: /etc/nftables.d/host_firewall.nft
 """
 
+import fcntl
 import hashlib
 import os
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.nft_ruleset import PolicyError, build, exposure, render
+from ansible.module_utils.nft_ruleset import PolicyError, admits, build, exposure, render
 
 RULE_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -277,12 +300,48 @@ def check_paths(module, path, state_dir):
         module.fail_json(msg=f"state_dir {state_dir!r} exists and is not a folder")
 
 
+def lock(module, state_dir, table, timeout):
+    """Serialise runs on one table: the second waits up to `timeout` seconds, then fails."""
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(state_dir, f"{table}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd   # held until the module exits
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                module.fail_json(msg=f"another nft_firewall run holds table {table} (lock in {state_dir}); "
+                                     f"waited {timeout} s")
+            time.sleep(0.2)
+
+
+def check_lockout(module, policy):
+    """The connection Ansible uses, as sshd tells it: 'client port server-address server-port'."""
+    parts = os.environ.get("SSH_CONNECTION", "").split()
+    if len(parts) != 4:
+        return
+    client, port = parts[0], int(parts[3])
+    if not admits(policy, client, port):
+        module.fail_json(msg=f"this ruleset would drop a new connection from {client} to port {port}, the "
+                             f"SSH connection Ansible is using: add {client} to management.sources (or open "
+                             f"port {port} to it), or set lockout_check: false for console access")
+
+
 def fingerprint(listing):
     return hashlib.sha256(listing.encode()).hexdigest() if listing is not None else None
 
 
-def absent(module, nft, table, path, stamp):
+def owned(module, live, table, stamp, adopt):
+    """A live table is the module's when it left its fingerprint; another's is replaced only on request."""
+    if live is not None and read(stamp) is None and not adopt:
+        module.fail_json(msg=f"table inet {table} exists and was not made by nft_firewall (no fingerprint "
+                             f"{stamp}): name another table, or set adopt: true to replace it")
+
+
+def absent(module, nft, table, path, stamp, adopt):
     live = nft.listing(table)
+    owned(module, live, table, stamp, adopt)
     changed = live is not None or os.path.exists(path) or os.path.exists(stamp)
     result = dict(changed=changed, path=path, ruleset="", open=[])
     if module._diff:
@@ -326,6 +385,9 @@ def main():
             log_rate=dict(type="str", default="10/minute"),
             path=dict(type="path"),
             state_dir=dict(type="path", default="/var/lib/nft_firewall"),
+            lockout_check=dict(type="bool", default=True),
+            adopt=dict(type="bool", default=False),
+            lock_timeout=dict(type="int", default=60),
         ),
         supports_check_mode=True,
     )
@@ -343,9 +405,13 @@ def main():
     for warning in policy.warnings:
         module.warn(warning)
     check_paths(module, path, p["state_dir"])
+    if p["state"] == "present" and p["lockout_check"]:
+        check_lockout(module, policy)
+    if not module.check_mode:
+        lock(module, p["state_dir"], table, p["lock_timeout"])
     nft = Nft(module)
     if p["state"] == "absent":
-        absent(module, nft, table, path, stamp)
+        absent(module, nft, table, path, stamp, p["adopt"])
 
     desired = render(policy)
     check_path = os.path.join(module.tmpdir, "ruleset.nft")
@@ -356,6 +422,7 @@ def main():
         module.fail_json(msg=f"nft refuses the rendered ruleset: {err}", ruleset=desired)
 
     live = nft.listing(table)
+    owned(module, live, table, stamp, p["adopt"])
     saved = read(path)
     untouched = live is not None and fingerprint(live) == read(stamp)
     changed = not (untouched and saved == desired)

@@ -15,9 +15,16 @@ NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 TABLE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z")
 RATE = re.compile(r"\A[0-9]{1,9}/(second|minute|hour|day)\Z")
 PORT = re.compile(r"\A[0-9]{1,5}\Z")   # ASCII digits only: int() would also take "١٢" or "１２"
-# Words nft reads as keywords where a table name stands: such a table gives nft's syntax error.
-KEYWORDS = frozenset("""add arp bridge chain counter delete describe drop element filter flowtable get
-    inet insert ip ip6 limit list log map meta monitor netdev quota rule set table""".split())
+# Words nft 1.0 reads as keywords where a table name stands (each tried with nft -c): such a table
+# gives nft's syntax error.
+KEYWORDS = frozenset("""accept reject drop continue return jump goto queue counter ct meta tcp udp udplite
+    sctp dccp icmp icmpv6 igmp ah esp comp ether vlan arp ip ip6 inet bridge netdev table chain rule ruleset
+    set map element flowtable hook type policy priority device devices handle position index comment define
+    include redefine undefine describe list flush add create insert replace delete get reset rename export
+    import monitor limit log quota snat dnat masquerade redirect tproxy synproxy fib rt socket osf numgen
+    jhash symhash mark secmark notrack dup fwd flags timeout size interval elements offload dynamic iif oif
+    iifname oifname iiftype oiftype skuid skgid nftrace rtclassid ibrname obrname pkttype cpu iifgroup
+    oifgroup cgroup random ipsec ecn frag""".split())
 COMMENT_BYTES = 128   # nft's limit for a rule comment
 HELPERS = {"ftp": "ftp"}
 PROTOCOLS = ("tcp", "udp")
@@ -159,7 +166,7 @@ def build(params):
     table = params.get("table") or "host_firewall"
     if not TABLE.match(table):
         raise PolicyError(f"table {shorten(table)} must start with a letter and hold only letters, digits and '_'")
-    if table.lower() in KEYWORDS:
+    if table in KEYWORDS:
         raise PolicyError(f"table {table!r} is a word nft reserves; choose another name")
     services = parse_rules(params.get("services"), "services")
     management = params.get("management")
@@ -204,6 +211,19 @@ def build(params):
         log_rate=rate,
         warnings=warnings,
     )
+
+
+def admits(policy, address, port):
+    """Whether the input chain accepts a new TCP connection from address to port (the anti-lockout
+    check: the connection Ansible uses must still get in)."""
+    address = ipaddress.ip_address(address)
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return True
+    return any(rule.proto == "tcp" and any(low <= port <= high for low, high in rule.ports)
+               and (not rule.peers or any(address in peer for peer in rule.peers))
+               for rule in policy.services)
 
 
 def ports_expr(ranges):

@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from nft_ruleset import PolicyError, build, exposure, merge, parse_port, render
+from nft_ruleset import PolicyError, admits, build, exposure, merge, parse_port, render
 
 FTP = {"name": "ftp", "ports": [21], "helper": "ftp", "comment": "FTP control connection"}
 PASSIVE = {"name": "ftp-passive", "ports": ["50000-50049"]}
@@ -238,7 +238,7 @@ def test_service_name_must_match_whole(name):
         build({"management": MGMT, "services": [{"name": name, "ports": [21]}]})
 
 
-@pytest.mark.parametrize("table", ["ip", "set", "log", "Filter", "table"])
+@pytest.mark.parametrize("table", ["ip", "set", "log", "chain", "table", "counter"])
 def test_table_named_like_an_nft_keyword_is_refused(table):
     with pytest.raises(PolicyError, match="is a word nft reserves"):
         build({"table": table, "management": MGMT})
@@ -293,3 +293,24 @@ def test_service_opening_the_management_port_to_everyone_warns():
 ])
 def test_no_warning_when_the_management_port_stays_restricted(service):
     assert build({"management": MGMT, "services": [service]}).warnings == []
+
+
+# The anti-lockout check: would a new connection from Ansible's address to its port get in?
+
+@pytest.mark.parametrize("address, port, expected", [
+    ("192.0.2.10", 22, True),             # a management source
+    ("192.0.2.11", 22, False),            # anyone else
+    ("::ffff:192.0.2.10", 22, True),      # the same source, as sshd may report it
+    ("2001:db8::10", 22, False),
+    ("192.0.2.11", 21, True),             # a port open to everyone
+    ("127.0.0.1", 22, True),              # loopback always gets in
+    ("192.0.2.10", 2222, False),          # SSH on another port than the rule's
+])
+def test_admits(address, port, expected):
+    assert admits(build({"services": [FTP], "management": MGMT}), address, port) is expected
+
+
+def test_admits_through_a_wide_service():
+    policy = build({"services": [{"name": "wide", "ports": ["1-1024"], "sources": ["198.51.100.0/24"]}],
+                    "management": {"sources": [], "required": False}})
+    assert admits(policy, "198.51.100.7", 22) and not admits(policy, "192.0.2.10", 22)

@@ -1,0 +1,93 @@
+"""The module wrapper's own paths (library/nft_firewall.py): files, lock, ownership, lockout, with a
+fake AnsibleModule; the apply path itself is proven end to end by the Molecule scenarios."""
+
+import importlib.util
+import os
+import stat
+import sys
+
+import nft_ruleset
+import pytest
+from nft_ruleset import build
+
+sys.modules.setdefault("ansible.module_utils.nft_ruleset", nft_ruleset)
+spec = importlib.util.spec_from_file_location(
+    "nft_firewall", os.path.join(os.path.dirname(__file__), "..", "..", "library", "nft_firewall.py"))
+wrapper = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(wrapper)
+
+
+class Failed(Exception):
+    pass
+
+
+class FakeModule:
+    def fail_json(self, msg, **kwargs):
+        raise Failed(msg)
+
+    def atomic_move(self, src, dest):
+        os.rename(src, dest)
+
+
+def test_write_is_atomic_private_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "etc" / "t.nft"
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "t.nft.tmp").symlink_to(tmp_path / "elsewhere")   # a planted link is not followed
+    wrapper.write(FakeModule(), str(target), "table inet t {}\n")
+    assert target.read_text() == "table inet t {}\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert not (tmp_path / "elsewhere").exists()
+    assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == ["t.nft", "t.nft.tmp"]
+
+
+@pytest.mark.parametrize("path, state_dir, message", [
+    ("rel/t.nft", "/var/lib/x", "must be an absolute path"),
+    ("/t.nft", "rel", "must be an absolute path"),
+])
+def test_relative_paths_are_refused(path, state_dir, message):
+    with pytest.raises(Failed, match=message):
+        wrapper.check_paths(FakeModule(), path, state_dir)
+
+
+def test_folder_as_path_is_refused(tmp_path):
+    with pytest.raises(Failed, match="is a folder"):
+        wrapper.check_paths(FakeModule(), str(tmp_path), str(tmp_path / "state"))
+
+
+def test_file_as_state_dir_is_refused(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(Failed, match="is not a folder"):
+        wrapper.check_paths(FakeModule(), str(tmp_path / "t.nft"), str(tmp_path / "f"))
+
+
+def test_second_run_waits_for_the_lock_then_fails(tmp_path):
+    held = wrapper.lock(FakeModule(), str(tmp_path), "t", 1)
+    with pytest.raises(Failed, match="another nft_firewall run holds table t"):
+        wrapper.lock(FakeModule(), str(tmp_path), "t", 0.3)
+    os.close(held)
+    os.close(wrapper.lock(FakeModule(), str(tmp_path), "t", 0.3))   # free again
+
+
+def test_foreign_table_is_left_alone_unless_adopted(tmp_path):
+    stamp = str(tmp_path / "t.sha256")
+    with pytest.raises(Failed, match="was not made by nft_firewall"):
+        wrapper.owned(FakeModule(), "table inet t {}", "t", stamp, adopt=False)
+    wrapper.owned(FakeModule(), "table inet t {}", "t", stamp, adopt=True)
+    wrapper.owned(FakeModule(), None, "t", stamp, adopt=False)   # no table: nothing to protect
+    (tmp_path / "t.sha256").write_text("abc")
+    wrapper.owned(FakeModule(), "table inet t {}", "t", stamp, adopt=False)
+
+
+@pytest.mark.parametrize("connection, refused", [
+    ("203.0.113.5 50000 10.0.0.1 22", True),
+    ("192.0.2.10 50000 10.0.0.1 22", False),
+    ("", False),                       # not over SSH: nothing to check
+])
+def test_lockout_check(monkeypatch, connection, refused):
+    monkeypatch.setenv("SSH_CONNECTION", connection)
+    policy = build({"management": {"sources": ["192.0.2.10"]}})
+    if refused:
+        with pytest.raises(Failed, match="would drop a new connection from 203.0.113.5 to port 22"):
+            wrapper.check_lockout(FakeModule(), policy)
+    else:
+        wrapper.check_lockout(FakeModule(), policy)
