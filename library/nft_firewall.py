@@ -169,6 +169,22 @@ options:
     description: Seconds to wait for another run of the module on the same table to finish.
     type: int
     default: 60
+  rollback_timeout:
+    description:
+      - Seconds after which the host restores the previous table by itself (a systemd timer armed
+        before the new table is applied), unless a run with O(confirm=true) comes first. With it the
+        new ruleset is not saved for boot until confirmed, and the result says RV(pending).
+      - V(0) applies and saves at once, with no rollback.
+      - Confirm over a new connection (C(ansible.builtin.meta) C(reset_connection) first), so that the confirmation proves
+        a new SSH session gets in under the new rules; the host_firewall role does so.
+    type: int
+    default: 0
+  confirm:
+    description:
+      - Confirm a pending apply made with O(rollback_timeout); give the same options. Disarms the timer
+        and saves the ruleset for boot; fails when the timer has already restored the previous table.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -213,6 +229,10 @@ ruleset:
   description: The rendered nft script.
   returned: success
   type: str
+pending:
+  description: The new table is applied, and will be rolled back unless confirmed (O(rollback_timeout)).
+  returned: success
+  type: bool
 open:
   description: What is open to whom.
   returned: success
@@ -316,6 +336,57 @@ def lock(module, state_dir, table, timeout):
             time.sleep(0.2)
 
 
+class Rollback:
+    """A systemd timer on the host that restores the previous table unless disarmed in time."""
+
+    def __init__(self, module, nft, state_dir, table):
+        self.module, self.nft, self.table = module, nft, table
+        self.unit = f"nft-firewall-rollback-{table}"
+        self.script = os.path.join(state_dir, f"{table}.rollback.nft")
+        self.pending = os.path.join(state_dir, f"{table}.pending")
+        self.systemctl = module.get_bin_path("systemctl", required=True)
+
+    def arm(self, live, seconds):
+        """Save what to go back to (the live table, or none), then start the timer."""
+        previous = live if live is not None else ""
+        write(self.module, self.script, f"table inet {self.table}\ndelete table inet {self.table}\n{previous}")
+        self.disarm()
+        rc, _, err = self.module.run_command([
+            self.module.get_bin_path("systemd-run", required=True), f"--unit={self.unit}",
+            f"--on-active={seconds}s", "--timer-property=AccuracySec=100ms", "--quiet",
+            self.nft.bin, "-f", self.script])
+        if rc != 0:
+            self.module.fail_json(msg=f"could not arm the rollback timer, nothing applied: {err.strip()}")
+
+    def disarm(self):
+        for suffix in ("timer", "service"):
+            self.module.run_command([self.systemctl, "stop", f"{self.unit}.{suffix}"])
+        self.module.run_command([self.systemctl, "reset-failed", f"{self.unit}.service"])
+
+    def clear(self):
+        for f in (self.script, self.pending):
+            if os.path.exists(f):
+                os.remove(f)
+
+
+def confirm(module, nft, table, path, stamp, desired, state_dir):
+    """Disarm the rollback of a pending apply, then save the ruleset for boot."""
+    rollback = Rollback(module, nft, state_dir, table)
+    pending = read(rollback.pending)
+    if pending is None:
+        module.exit_json(changed=False, pending=False, ruleset=desired, path=path)
+    rollback.disarm()
+    live = nft.listing(table)
+    if fingerprint(live) != pending:
+        rollback.clear()
+        module.fail_json(msg=f"too late: the rollback timer has already restored the previous table inet "
+                             f"{table}; the new ruleset was not kept")
+    write(module, path, desired)
+    write(module, stamp, pending)
+    rollback.clear()
+    module.exit_json(changed=True, pending=False, ruleset=desired, path=path)
+
+
 def check_lockout(module, policy):
     """The connection Ansible uses, as sshd tells it: 'client port server-address server-port'."""
     parts = os.environ.get("SSH_CONNECTION", "").split()
@@ -333,8 +404,10 @@ def fingerprint(listing):
 
 
 def owned(module, live, table, stamp, adopt):
-    """A live table is the module's when it left its fingerprint; another's is replaced only on request."""
-    if live is not None and read(stamp) is None and not adopt:
+    """A live table is the module's when it left its fingerprint (or has one pending confirmation);
+    another's is replaced only on request."""
+    pending = read(stamp.replace(".sha256", ".pending"))
+    if live is not None and read(stamp) is None and fingerprint(live) != pending and not adopt:
         module.fail_json(msg=f"table inet {table} exists and was not made by nft_firewall (no fingerprint "
                              f"{stamp}): name another table, or set adopt: true to replace it")
 
@@ -388,6 +461,8 @@ def main():
             lockout_check=dict(type="bool", default=True),
             adopt=dict(type="bool", default=False),
             lock_timeout=dict(type="int", default=60),
+            rollback_timeout=dict(type="int", default=0),
+            confirm=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -421,6 +496,8 @@ def main():
     if err:
         module.fail_json(msg=f"nft refuses the rendered ruleset: {err}", ruleset=desired)
 
+    if p["confirm"] and not module.check_mode:
+        confirm(module, nft, table, path, stamp, desired, p["state_dir"])
     live = nft.listing(table)
     owned(module, live, table, stamp, p["adopt"])
     saved = read(path)
@@ -429,19 +506,30 @@ def main():
     # The diff shows our own rendering when the live table is as we left it, else the live table.
     before = (saved or "") if untouched else (live or "")
 
-    result = dict(changed=changed, ruleset=desired, open=exposure(policy), path=path)
+    result = dict(changed=changed, ruleset=desired, open=exposure(policy), path=path, pending=False)
     if module._diff:
         result["diff"] = dict(before=before, after=desired,
                               before_header=f"{table} (before)", after_header=f"{table} (after)")
     if changed and not module.check_mode:
+        rollback = Rollback(module, nft, p["state_dir"], table) if p["rollback_timeout"] > 0 else None
+        if rollback:
+            rollback.arm(live, p["rollback_timeout"])
         err = nft.apply(check_path)
         if err:
+            if rollback:
+                rollback.disarm()
+                rollback.clear()
             module.fail_json(msg=f"nft could not apply the ruleset; the previous one stays in force: {err}",
                              ruleset=desired)
         applied = nft.listing(table)
         if applied is None:
             module.fail_json(msg=f"the ruleset was applied, but listing table inet {table} failed; it was "
                                  f"not saved for boot", ruleset=desired)
+        if rollback:
+            # Saved for boot only once confirmed: until then the timer may still put the old table back.
+            write(module, rollback.pending, fingerprint(applied))
+            result["pending"] = True
+            module.exit_json(**result)
         write(module, path, desired)
         write(module, stamp, fingerprint(applied))
     module.exit_json(**result)

@@ -91,3 +91,69 @@ def test_lockout_check(monkeypatch, connection, refused):
             wrapper.check_lockout(FakeModule(), policy)
     else:
         wrapper.check_lockout(FakeModule(), policy)
+
+
+class Exited(Exception):
+    pass
+
+
+class HostModule(FakeModule):
+    """A fake module that records the commands it would run on the host."""
+
+    def __init__(self):
+        self.commands = []
+
+    def get_bin_path(self, name, required=False):
+        return f"/usr/bin/{name}"
+
+    def run_command(self, args):
+        self.commands.append(args)
+        return 0, "", ""
+
+    def exit_json(self, **result):
+        raise Exited(result)
+
+
+class FakeNft:
+    bin = "/usr/sbin/nft"
+
+    def __init__(self, live):
+        self.live = live
+
+    def listing(self, table):
+        return self.live
+
+
+def test_rollback_saves_the_previous_table_and_arms_a_precise_timer(tmp_path):
+    module = HostModule()
+    wrapper.Rollback(module, FakeNft(None), str(tmp_path), "t").arm("table inet t {\n}\n", 7)
+    script = (tmp_path / "t.rollback.nft").read_text()
+    assert script == "table inet t\ndelete table inet t\ntable inet t {\n}\n"
+    run = next(c for c in module.commands if c[0].endswith("systemd-run"))
+    assert "--on-active=7s" in run and "--timer-property=AccuracySec=100ms" in run
+    assert run[-3:] == ["/usr/sbin/nft", "-f", str(tmp_path / "t.rollback.nft")]
+
+
+def test_rollback_with_no_previous_table_removes_ours(tmp_path):
+    wrapper.Rollback(HostModule(), FakeNft(None), str(tmp_path), "t").arm(None, 7)
+    assert (tmp_path / "t.rollback.nft").read_text() == "table inet t\ndelete table inet t\n"
+
+
+def test_confirm_saves_for_boot_what_is_pending(tmp_path):
+    (tmp_path / "t.pending").write_text(wrapper.fingerprint("live"))
+    module = HostModule()
+    with pytest.raises(Exited):
+        wrapper.confirm(module, FakeNft("live"), "t", str(tmp_path / "t.nft"), str(tmp_path / "t.sha256"),
+                        "desired", str(tmp_path))
+    assert (tmp_path / "t.nft").read_text() == "desired"
+    assert (tmp_path / "t.sha256").read_text() == wrapper.fingerprint("live")
+    assert not (tmp_path / "t.pending").exists()
+    assert ["/usr/bin/systemctl", "stop", "nft-firewall-rollback-t.timer"] in module.commands
+
+
+def test_confirm_after_the_rollback_fired_fails_and_saves_nothing(tmp_path):
+    (tmp_path / "t.pending").write_text(wrapper.fingerprint("new"))
+    with pytest.raises(Failed, match="too late"):
+        wrapper.confirm(HostModule(), FakeNft("old"), "t", str(tmp_path / "t.nft"), str(tmp_path / "t.sha256"),
+                        "desired", str(tmp_path))
+    assert not (tmp_path / "t.nft").exists()
