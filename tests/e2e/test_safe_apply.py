@@ -1,0 +1,107 @@
+"""Safe apply over real SSH: a ruleset that would shut Ansible out is refused; one applied anyway is
+undone by the host itself when Ansible cannot come back through it, or when Ansible dies before
+confirming; a good one is confirmed and kept."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import ROOT, ansible_playbook, hostvars, nft_table
+
+PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
+ROLLBACK = 4   # seconds: host_firewall_rollback_timeout for these checks
+
+pytestmark = pytest.mark.skipif(not os.environ.get("MOLECULE_INVENTORY_FILE"),
+                                reason="shown on the Molecule hosts, which these checks lock out for seconds")
+
+
+@pytest.fixture
+def over_ssh(server):
+    if not hostvars(server.name).get("ansible_connection", "ssh").endswith("ssh"):
+        pytest.skip("Ansible reaches this host without SSH: there is no connection to lock out")
+
+
+def controller(server):
+    """The address the server sees Ansible's SSH connections come from."""
+    return server.node.check_output("echo $SSH_CONNECTION").split()[0]
+
+
+def converge(server, extra, background=False):
+    args = ["ansible-playbook", "-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]), str(PLAYBOOK),
+            "--limit", server.name, "-e", json.dumps(extra)]
+    if background:
+        return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    return ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(extra))
+
+
+def saved(server):
+    """The ruleset the role keeps for boot."""
+    return server.node.check_output(f"cat /etc/nftables.d/{server.settings['host_firewall_table']}.nft")
+
+
+def wait_for(server, predicate, seconds):
+    """Poll the live table (over the SSH connection testinfra keeps); the moment predicate holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate(nft_table(server)):
+            return time.monotonic()
+        time.sleep(0.2)
+    raise AssertionError(f"the table did not change as expected within {seconds} s:\n{nft_table(server)}")
+
+
+LOCKED_OUT = {"host_firewall_management_sources": ["192.0.2.1"], "host_firewall_rollback_timeout": ROLLBACK}
+EXTRA_PORT = {"host_firewall_services": [{"name": "web", "proto": "tcp", "ports": ["8443"]}],
+              "host_firewall_rollback_timeout": ROLLBACK}
+
+
+def test_ruleset_that_shuts_out_the_controller_is_refused(server, over_ssh):
+    before = nft_table(server)
+    rc, output = converge(server, LOCKED_OUT)
+    assert rc == 2, output[-3000:]
+    assert f"would drop a new connection from {controller(server)} to port 22" in " ".join(output.split())
+    assert nft_table(server) == before
+
+
+def test_host_rolls_back_when_ansible_cannot_come_back(server, over_ssh):
+    before = nft_table(server)
+    run = converge(server, dict(LOCKED_OUT, host_firewall_lockout_check=False), background=True)
+    try:
+        applied = wait_for(server, lambda t: "192.0.2.1" in t, 60)
+        restored = wait_for(server, lambda t: t == before, ROLLBACK + 10)
+    finally:
+        rc = run.wait(timeout=120)
+    assert rc != 0
+    assert restored - applied <= ROLLBACK + 2, restored - applied
+    rc, output = converge(server, {})   # the next play gets in
+    assert rc == 0, output[-3000:]
+    assert nft_table(server) == before
+
+
+def test_host_rolls_back_when_ansible_dies_before_confirming(server, over_ssh):
+    before = nft_table(server)
+    run = converge(server, EXTRA_PORT, background=True)
+    try:
+        applied = wait_for(server, lambda t: "dport 8443" in t, 60)
+        os.killpg(run.pid, signal.SIGKILL)   # the controller is gone between apply and confirm
+        restored = wait_for(server, lambda t: t == before, ROLLBACK + 10)
+    finally:
+        run.wait(timeout=30)
+    assert restored - applied <= ROLLBACK + 2, restored - applied
+    assert "8443" not in saved(server)
+
+
+def test_confirmed_change_is_kept_and_saved_for_boot(server, over_ssh):
+    rc, output = converge(server, EXTRA_PORT)
+    try:
+        assert rc == 0, output[-3000:]
+        assert "TASK [host_firewall : Confirm the ruleset over a new connection]" in output
+        time.sleep(ROLLBACK + 1)
+        assert "tcp dport 8443 accept" in nft_table(server)
+        assert "tcp dport 8443 accept" in saved(server)
+    finally:
+        rc, output = converge(server, {})
+        assert rc == 0, output[-3000:]
