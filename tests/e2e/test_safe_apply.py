@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import ROOT, ansible_playbook, hostvars, nft_table
+from conftest import ROOT, ansible_playbook, group, hostvars, nft_table
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 ROLLBACK = 4   # seconds: host_firewall_rollback_timeout for these checks
@@ -103,5 +103,28 @@ def test_confirmed_change_is_kept_and_saved_for_boot(server, over_ssh):
         assert "tcp dport 8443 accept" in nft_table(server)
         assert "tcp dport 8443 accept" in saved(server)
     finally:
+        rc, output = converge(server, {})
+        assert rc == 0, output[-3000:]
+
+
+def test_transfer_in_flight_survives_a_ruleset_change(server, client, over_ssh):
+    """A 200 MB passive download, slowed to last a while, with the ruleset replaced under it."""
+    if server.name != group("ftp_servers")[0]:
+        pytest.skip("one large transfer per scenario: shown on its first server")
+    big = f"{server.settings['ftp_server_home_base']}/{client.user}/upload/e2e-big.bin"
+    digest = server.node.check_output(f"head -c 200M /dev/urandom | tee {big} | sha256sum").split()[0]
+    unit, copy = f"e2e-big-{server.name}", f"/tmp/e2e-big-{server.name}.bin"
+    client.node.run(f"rm -f {copy}; systemd-run --unit={unit} curl -sS --limit-rate 8M "
+                    f"--user {client.user}:{client.password} -o {copy} ftp://{server.address}/upload/e2e-big.bin")
+    run = converge(server, EXTRA_PORT, background=True)
+    try:
+        wait_for(server, lambda t: "dport 8443" in t, 60)
+        assert client.node.run(f"test -s {copy} && systemctl is-active {unit}").rc == 0, "not in flight"
+        assert run.wait(timeout=120) == 0
+        client.node.run(f"timeout 60 sh -c 'while systemctl is-active -q {unit}; do sleep 0.5; done'")
+        assert client.node.check_output(f"sha256sum {copy}").split()[0] == digest
+    finally:
+        client.node.run(f"systemctl stop {unit}; systemctl reset-failed {unit}; rm -f {copy}")
+        server.node.run(f"rm -f {big}")
         rc, output = converge(server, {})
         assert rc == 0, output[-3000:]
