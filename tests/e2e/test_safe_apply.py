@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import ROOT, ansible_playbook, group, hostvars, nft_table
+from conftest import ROOT, ansible_playbook, group, hostvars, inventory_path, nft_table
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 ROLLBACK = 4   # seconds: host_firewall_rollback_timeout for these checks
@@ -40,7 +40,7 @@ def controller(server):
 
 
 def converge(server, extra, background=False):
-    args = ["ansible-playbook", "-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]), str(PLAYBOOK),
+    args = ["ansible-playbook", "-i", inventory_path(), str(PLAYBOOK),
             "--limit", server.name, "-e", json.dumps(extra)]
     if background:
         return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -59,7 +59,7 @@ def apply_directly(server, tmp_path, rollback, stall=False):
     ] + ([{"ansible.builtin.pause": {"seconds": 120}}] if stall else [])}]
     (tmp_path / "direct.yml").write_text(json.dumps(play))
     env = dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"))
-    return subprocess.Popen(["ansible-playbook", "-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]),
+    return subprocess.Popen(["ansible-playbook", "-i", inventory_path(),
                              str(tmp_path / "direct.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
