@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # MIT License (see LICENSE)
 """Audit one FTP server from where this runs: probe its TCP ports, log in, move a file in passive and
 in active mode, and compare what was seen with the firewall policy.
@@ -33,7 +32,7 @@ def probe(address, port, timeout=2.0):
 
 def span(port):
     """21, "21" or "50000-50049" as (low, high)."""
-    low, _, high = str(port).partition("-")
+    low, dummy, high = str(port).partition("-")
     return int(low), int(high or low)
 
 

@@ -58,7 +58,7 @@ def apply_directly(server, tmp_path, rollback, stall=False):
                           "management": {"sources": [controller(server)]}, "rollback_timeout": rollback}},
     ] + ([{"ansible.builtin.pause": {"seconds": 120}}] if stall else [])}]
     (tmp_path / "direct.yml").write_text(json.dumps(play))
-    env = dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"))
+    env = dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"))
     return subprocess.Popen(["ansible-playbook", "-i", inventory_path(),
                              str(tmp_path / "direct.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

@@ -1,8 +1,8 @@
 """Unit tests import the pure cores straight from their folders, without Ansible: the module's
-(module_utils/) and the audit's (playbooks/files/)."""
+(plugins/module_utils/) and the audit's (playbooks/files/)."""
 
 import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "module_utils"), str(ROOT / "playbooks" / "files")]
+sys.path[:0] = [str(ROOT / "plugins" / "module_utils"), str(ROOT / "playbooks" / "files")]

@@ -1,4 +1,4 @@
-"""The module wrapper's own paths (library/nft_firewall.py): files, lock, ownership, lockout, with a
+"""The module wrapper's own paths (plugins/modules/nft_firewall.py): files, lock, ownership, lockout, with a
 fake AnsibleModule; the apply path itself is proven end to end by the Molecule scenarios."""
 
 import importlib.util
@@ -12,7 +12,7 @@ from nft_ruleset import build
 
 sys.modules.setdefault("ansible.module_utils.nft_ruleset", nft_ruleset)
 spec = importlib.util.spec_from_file_location(
-    "nft_firewall", os.path.join(os.path.dirname(__file__), "..", "..", "library", "nft_firewall.py"))
+    "nft_firewall", os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "modules", "nft_firewall.py"))
 wrapper = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(wrapper)
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # MIT License (see LICENSE)
 """The FTP server of the ftp_server role's pyftpdlib backend, configured by the JSON file the role
 renders. It behaves like the role's vsftpd from the outside: fixed passive range (and a 425 instead of

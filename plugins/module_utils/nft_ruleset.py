@@ -190,7 +190,7 @@ def build(params):
                               "sources": sources, "comment": "SSH from the management sources"}, "services")
             if any(s.name == "management" for s in services):
                 raise PolicyError("services: the name 'management' is reserved for the management SSH rule")
-            (low, _), = ssh.ports
+            (low, dummy), = ssh.ports
             warnings += [
                 f"services entry {s.name!r} opens the management port {low} to everyone: the management "
                 f"sources no longer restrict SSH" for s in services
@@ -334,4 +334,3 @@ def exposure(policy):
             "helper": rule.helper or None,
         }
     return [describe(rule) for rule in policy.services]
-

@@ -1,0 +1,547 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# MIT License (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: nft_firewall
+short_description: Render, validate and atomically apply a host's inbound nftables policy
+description:
+  - Renders one C(table inet) from a declarative list of what may come in (services with ports, port
+    ranges and allowed sources), plus management SSH from named sources, and applies it atomically.
+  - The input policy is drop; loopback, established/related traffic and the ICMP/ICMPv6 a host needs
+    are accepted. Conntrack helpers (FTP) are attached explicitly to the ports that ask for them, so
+    data connections of those services are RELATED.
+  - The rendered script is checked with C(nft -c) and applied with one C(nft -f) transaction that
+    replaces only this module's table. The module never flushes the ruleset, so tables of podman,
+    Docker or other tools stay untouched. If the apply fails, the previous table stays in force.
+  - Idempotent. The module keeps the applied script in O(path) and a fingerprint of the live table;
+    it reports a change when the desired script differs or the live table was altered by hand.
+  - O(path) is where nftables.service can load the ruleset at boot (include it from
+    C(/etc/nftables.conf)); the host_firewall role does that.
+version_added: "1.0.0"
+author: FTP lab developers (@ftp-lab)
+options:
+  table:
+    description:
+      - Name of the C(inet) table the module owns.
+      - A letter, then letters, digits or C(_); a word nft reserves (C(ip), C(set), C(filter)...) is refused.
+    type: str
+    default: host_firewall
+  state:
+    description: V(present) applies the policy; V(absent) removes the table and its files.
+    type: str
+    choices: [present, absent]
+    default: present
+  services:
+    description:
+      - Inbound services to accept. Entries with the same name and content (from several
+        contributors) collapse into one; the same name with different content is an error.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Unique name, shown in the rule's comment.
+        type: str
+        required: true
+      proto:
+        description: Transport protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      ports:
+        description: Ports (V(21)) and ranges (V(50000-50049)), 1 to 65535.
+        type: list
+        elements: raw
+        required: true
+      sources:
+        description: IPv4/IPv6 addresses or CIDRs allowed in; empty means everyone.
+        type: list
+        elements: str
+        default: []
+      comment:
+        description: Free text for the rule's comment.
+        type: str
+        default: ""
+      helper:
+        description: Conntrack helper to attach to connections to these ports.
+        type: str
+        choices: [ftp]
+  management:
+    description:
+      - Management SSH, open only to the sources named here.
+      - Required when O(state=present) (left out, Ansible would lock itself out); give
+        O(management.required=false) to leave SSH closed on purpose.
+      - A service that opens the management port to everyone is applied with a warning.
+    type: dict
+    suboptions:
+      port:
+        description: SSH port.
+        type: int
+        default: 22
+      sources:
+        description: Addresses or CIDRs that manage the host.
+        type: list
+        elements: str
+        default: []
+      required:
+        description: Fail when O(management.sources) is empty (so Ansible does not lock itself out).
+        type: bool
+        default: true
+  egress_filter:
+    description: Drop outbound traffic except loopback, established/related, ICMP and O(egress).
+    type: bool
+    default: false
+  egress:
+    description: Outbound flows allowed when O(egress_filter) is on.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Unique name, shown in the rule's comment.
+        type: str
+        required: true
+      proto:
+        description: Transport protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      ports:
+        description: Destination ports and ranges.
+        type: list
+        elements: raw
+        default: []
+      sports:
+        description: Source ports and ranges (V(20) for active-mode FTP data).
+        type: list
+        elements: raw
+        default: []
+      destinations:
+        description: Destination addresses or CIDRs; empty means anywhere.
+        type: list
+        elements: str
+        default: []
+      comment:
+        description: Free text for the rule's comment.
+        type: str
+        default: ""
+  icmp_echo:
+    description: Answer ping (rate-limited).
+    type: bool
+    default: true
+  log_drops:
+    description: Log dropped packets, rate-limited, before the policy drops them.
+    type: bool
+    default: false
+  log_rate:
+    description: Rate of drop log lines, as nft C(limit rate) takes it.
+    type: str
+    default: 10/minute
+  path:
+    description: Where the applied script is stored, readable by root alone (an absolute path); default C(/etc/nftables.d/<table>.nft).
+    type: path
+  state_dir:
+    description:
+      - Where the fingerprint of the live table is kept (an absolute path).
+      - The fingerprint is also the module's mark of ownership, see O(adopt).
+    type: path
+    default: /var/lib/nft_firewall
+  lockout_check:
+    description:
+      - Refuse a ruleset under which a new connection from the address Ansible connects from, to the
+        port it connects to, would be dropped (read from C(SSH_CONNECTION) on the host; without it,
+        for example over a local or container connection, there is nothing to check).
+      - Set V(false) for console or out-of-band access only.
+    type: bool
+    default: true
+  adopt:
+    description:
+      - Replace a table of this name that exists but that the module did not make (no fingerprint in
+        O(state_dir)), such as another tool's or C(/etc/nftables.conf)'s. Without it such a table is
+        left alone and the module fails.
+    type: bool
+    default: false
+  lock_timeout:
+    description: Seconds to wait for another run of the module on the same table to finish.
+    type: int
+    default: 60
+  rollback_timeout:
+    description:
+      - Seconds after which the host restores the previous table by itself (a systemd timer armed
+        before the new table is applied), unless a run with O(confirm=true) comes first. With it the
+        new ruleset is not saved for boot until confirmed, and the result says RV(pending).
+      - V(0) applies and saves at once, with no rollback.
+      - Confirm over a new connection (C(ansible.builtin.meta) C(reset_connection) first), so that the confirmation proves
+        a new SSH session gets in under the new rules; the host_firewall role does so.
+    type: int
+    default: 0
+  confirm:
+    description:
+      - Confirm a pending apply made with O(rollback_timeout); give the same options. Disarms the timer
+        and saves the ruleset for boot; fails when the timer has already restored the previous table.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: The diff is the rendered ruleset, before and after.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+requirements:
+  - nft (nftables) on the managed host, and CAP_NET_ADMIN.
+"""
+
+EXAMPLES = r"""
+- name: Let in FTP and SQL Server, SSH only from the management network
+  nft_firewall:
+    services:
+      - name: ftp
+        ports: [21]
+        helper: ftp
+        comment: FTP control connection
+      - name: ftp-passive
+        ports: ["50000-50049"]
+      - name: mssql
+        ports: [1433]
+        sources: [192.0.2.0/24, "2001:db8::/32"]
+    management:
+      sources: [198.51.100.7]
+
+- name: Preview a change without applying it
+  nft_firewall:
+    services:
+      - name: ftp
+        ports: [21, "50000-50049"]
+    management:
+      sources: [198.51.100.7]
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+ruleset:
+  description: The rendered nft script.
+  returned: success
+  type: str
+pending:
+  description: The new table is applied, and will be rolled back unless confirmed (O(rollback_timeout)).
+  returned: success
+  type: bool
+open:
+  description: What is open to whom.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: ftp, proto: tcp, ports: ["21"], sources: [any], helper: ftp}]
+path:
+  description: Where the script is stored.
+  returned: success
+  type: str
+  sample: /etc/nftables.d/host_firewall.nft
+"""
+
+import fcntl
+import hashlib
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+try:
+    from ansible_collections.ftp_lab.ftp.plugins.module_utils.nft_ruleset import (
+        PolicyError, admits, build, exposure, render)
+except ImportError:  # the module shipped inside the host_firewall role, used from a roles path
+    from ansible.module_utils.nft_ruleset import PolicyError, admits, build, exposure, render
+
+RULE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+    comment=dict(type="str", default=""),
+)
+
+
+class Nft:
+    """The nft command on the managed host."""
+
+    def __init__(self, module):
+        self.module = module
+        self.bin = module.get_bin_path("nft", required=True)
+
+    def run(self, *args):
+        return self.module.run_command([self.bin, *args])
+
+    def check(self, script_path):
+        rc, dummy, err = self.run("-c", "-f", script_path)
+        return None if rc == 0 else err.strip()
+
+    def apply(self, script_path):
+        """One transaction: the table is replaced whole, or the old one stays in force."""
+        rc, dummy, err = self.run("-f", script_path)
+        return None if rc == 0 else err.strip()
+
+    def listing(self, table):
+        rc, out, dummy = self.run("-s", "list", "table", "inet", table)
+        return out if rc == 0 else None
+
+    def delete(self, table):
+        rc, dummy, err = self.run("delete", "table", "inet", table)
+        return None if rc == 0 else err.strip()
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def write(module, path, text):
+    """Write atomically, readable by root alone: a fresh temporary file beside the target (a name no one
+    can plant a link at beforehand), then a rename."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".nft_firewall.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    module.atomic_move(tmp, path)
+    os.chmod(path, 0o600)   # atomic_move gives a new file the default mode
+
+
+def check_paths(module, path, state_dir):
+    """Where the module writes, checked before the host is touched."""
+    for name, value, kind in (("path", path, "a file"), ("state_dir", state_dir, "a folder")):
+        if not os.path.isabs(value):
+            module.fail_json(msg=f"{name} {value!r} must be an absolute path")
+    if os.path.isdir(path):
+        module.fail_json(msg=f"path {path!r} is a folder; give the file the ruleset is saved to")
+    if os.path.exists(state_dir) and not os.path.isdir(state_dir):
+        module.fail_json(msg=f"state_dir {state_dir!r} exists and is not a folder")
+
+
+def lock(module, state_dir, table, timeout):
+    """Serialise runs on one table: the second waits up to `timeout` seconds, then fails."""
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(state_dir, f"{table}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd   # held until the module exits
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                module.fail_json(msg=f"another nft_firewall run holds table {table} (lock in {state_dir}); "
+                                     f"waited {timeout} s")
+            time.sleep(0.2)
+
+
+class Rollback:
+    """A systemd timer on the host that restores the previous table unless disarmed in time."""
+
+    def __init__(self, module, nft, state_dir, table):
+        self.module, self.nft, self.table = module, nft, table
+        self.unit = f"nft-firewall-rollback-{table}"
+        self.script = os.path.join(state_dir, f"{table}.rollback.nft")
+        self.pending = os.path.join(state_dir, f"{table}.pending")
+        self.systemctl = module.get_bin_path("systemctl", required=True)
+
+    def arm(self, live, seconds):
+        """Save what to go back to (the live table, or none), then start the timer."""
+        previous = live if live is not None else ""
+        write(self.module, self.script, f"table inet {self.table}\ndelete table inet {self.table}\n{previous}")
+        self.disarm()
+        rc, dummy, err = self.module.run_command([
+            self.module.get_bin_path("systemd-run", required=True), f"--unit={self.unit}",
+            f"--on-active={seconds}s", "--timer-property=AccuracySec=100ms", "--quiet",
+            self.nft.bin, "-f", self.script])
+        if rc != 0:
+            self.module.fail_json(msg=f"could not arm the rollback timer, nothing applied: {err.strip()}")
+
+    def disarm(self):
+        for suffix in ("timer", "service"):
+            self.module.run_command([self.systemctl, "stop", f"{self.unit}.{suffix}"])
+        self.module.run_command([self.systemctl, "reset-failed", f"{self.unit}.service"])
+
+    def clear(self):
+        for f in (self.script, self.pending):
+            if os.path.exists(f):
+                os.remove(f)
+
+
+def confirm(module, nft, table, path, stamp, desired, state_dir):
+    """Disarm the rollback of a pending apply, then save the ruleset for boot."""
+    rollback = Rollback(module, nft, state_dir, table)
+    pending = read(rollback.pending)
+    if pending is None:
+        module.exit_json(changed=False, pending=False, ruleset=desired, path=path)
+    rollback.disarm()
+    live = nft.listing(table)
+    if fingerprint(live) != pending:
+        rollback.clear()
+        module.fail_json(msg=f"too late: the rollback timer has already restored the previous table inet "
+                             f"{table}; the new ruleset was not kept")
+    write(module, path, desired)
+    write(module, stamp, pending)
+    rollback.clear()
+    module.exit_json(changed=True, pending=False, ruleset=desired, path=path)
+
+
+def check_lockout(module, policy):
+    """The connection Ansible uses, as sshd tells it: 'client port server-address server-port'."""
+    parts = os.environ.get("SSH_CONNECTION", "").split()
+    if len(parts) != 4:
+        return
+    client, port = parts[0], int(parts[3])
+    if not admits(policy, client, port):
+        module.fail_json(msg=f"this ruleset would drop a new connection from {client} to port {port}, the "
+                             f"SSH connection Ansible is using: add {client} to management.sources (or open "
+                             f"port {port} to it), or set lockout_check: false for console access")
+
+
+def fingerprint(listing):
+    return hashlib.sha256(listing.encode()).hexdigest() if listing is not None else None
+
+
+def owned(module, live, table, stamp, adopt):
+    """A live table is the module's when it left its fingerprint (or has one pending confirmation);
+    another's is replaced only on request."""
+    pending = read(stamp.replace(".sha256", ".pending"))
+    if live is not None and read(stamp) is None and fingerprint(live) != pending and not adopt:
+        module.fail_json(msg=f"table inet {table} exists and was not made by nft_firewall (no fingerprint "
+                             f"{stamp}): name another table, or set adopt: true to replace it")
+
+
+def absent(module, nft, table, path, stamp, adopt):
+    live = nft.listing(table)
+    owned(module, live, table, stamp, adopt)
+    changed = live is not None or os.path.exists(path) or os.path.exists(stamp)
+    result = dict(changed=changed, path=path, ruleset="", open=[])
+    if module._diff:
+        result["diff"] = dict(before=live or "", after="", before_header=table, after_header=table)
+    if changed and not module.check_mode:
+        if live is not None:
+            err = nft.delete(table)
+            if err:
+                module.fail_json(msg=f"nft could not delete table inet {table}: {err}")
+        for f in (path, stamp):
+            if os.path.exists(f):
+                os.remove(f)
+    module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            table=dict(type="str", default="host_firewall"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            services=dict(type="list", elements="dict", default=[], options=dict(
+                RULE_OPTIONS,
+                ports=dict(type="list", elements="raw", required=True),
+                sources=dict(type="list", elements="str", default=[]),
+                helper=dict(type="str", choices=["ftp"]),
+            )),
+            management=dict(type="dict", options=dict(
+                port=dict(type="int", default=22),
+                sources=dict(type="list", elements="str", default=[]),
+                required=dict(type="bool", default=True),
+            )),
+            egress_filter=dict(type="bool", default=False),
+            egress=dict(type="list", elements="dict", default=[], options=dict(
+                RULE_OPTIONS,
+                ports=dict(type="list", elements="raw", default=[]),
+                sports=dict(type="list", elements="raw", default=[]),
+                destinations=dict(type="list", elements="str", default=[]),
+            )),
+            icmp_echo=dict(type="bool", default=True),
+            log_drops=dict(type="bool", default=False),
+            log_rate=dict(type="str", default="10/minute"),
+            path=dict(type="path"),
+            state_dir=dict(type="path", default="/var/lib/nft_firewall"),
+            lockout_check=dict(type="bool", default=True),
+            adopt=dict(type="bool", default=False),
+            lock_timeout=dict(type="int", default=60),
+            rollback_timeout=dict(type="int", default=0),
+            confirm=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    table = p["table"]
+    path = p["path"] or f"/etc/nftables.d/{table}.nft"
+    stamp = os.path.join(p["state_dir"], f"{table}.sha256")
+
+    # Everything is validated before the host is touched.
+    try:
+        # Removing the table needs no management rule.
+        policy = build(p if p["state"] == "present" else dict(p, management={"required": False}))
+    except PolicyError as err:
+        module.fail_json(msg=str(err))
+    for warning in policy.warnings:
+        module.warn(warning)
+    check_paths(module, path, p["state_dir"])
+    if p["state"] == "present" and p["lockout_check"]:
+        check_lockout(module, policy)
+    if not module.check_mode:
+        lock(module, p["state_dir"], table, p["lock_timeout"])
+    nft = Nft(module)
+    if p["state"] == "absent":
+        absent(module, nft, table, path, stamp, p["adopt"])
+
+    desired = render(policy)
+    check_path = os.path.join(module.tmpdir, "ruleset.nft")
+    with open(check_path, "w", encoding="utf-8") as f:
+        f.write(desired)
+    err = nft.check(check_path)
+    if err:
+        module.fail_json(msg=f"nft refuses the rendered ruleset: {err}", ruleset=desired)
+
+    if p["confirm"] and not module.check_mode:
+        confirm(module, nft, table, path, stamp, desired, p["state_dir"])
+    live = nft.listing(table)
+    owned(module, live, table, stamp, p["adopt"])
+    saved = read(path)
+    untouched = live is not None and fingerprint(live) == read(stamp)
+    changed = not (untouched and saved == desired)
+    # The diff shows our own rendering when the live table is as we left it, else the live table.
+    before = (saved or "") if untouched else (live or "")
+
+    result = dict(changed=changed, ruleset=desired, open=exposure(policy), path=path, pending=False)
+    if module._diff:
+        result["diff"] = dict(before=before, after=desired,
+                              before_header=f"{table} (before)", after_header=f"{table} (after)")
+    if changed and not module.check_mode:
+        rollback = Rollback(module, nft, p["state_dir"], table) if p["rollback_timeout"] > 0 else None
+        if rollback:
+            rollback.arm(live, p["rollback_timeout"])
+        err = nft.apply(check_path)
+        if err:
+            if rollback:
+                rollback.disarm()
+                rollback.clear()
+            module.fail_json(msg=f"nft could not apply the ruleset; the previous one stays in force: {err}",
+                             ruleset=desired)
+        applied = nft.listing(table)
+        if applied is None:
+            module.fail_json(msg=f"the ruleset was applied, but listing table inet {table} failed; it was "
+                                 f"not saved for boot", ruleset=desired)
+        if rollback:
+            # Saved for boot only once confirmed: until then the timer may still put the old table back.
+            write(module, rollback.pending, fingerprint(applied))
+            result["pending"] = True
+            module.exit_json(**result)
+        write(module, path, desired)
+        write(module, stamp, fingerprint(applied))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

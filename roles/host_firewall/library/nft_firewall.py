@@ -1,0 +1,1 @@
+../../../plugins/modules/nft_firewall.py
