@@ -172,14 +172,14 @@ def ansible_playbook(playbook, *args, cwd=ROOT, env=None):
 def outside(tmp_path):
     """Run a playbook (YAML text) from a folder outside the repo, as a reuser would.
 
-    Only ANSIBLE_ROLES_PATH points into the repo: no ansible.cfg, no library path, no other
-    ANSIBLE_* setting. Returns (exit code, output).
+    Only ANSIBLE_ROLES_PATH points into the repo (or the ANSIBLE_* settings given as keywords): no
+    ansible.cfg, no library path, no other ANSIBLE_* setting. Returns (exit code, output).
     """
 
-    def run(playbook, *args):
+    def run(playbook, *args, **settings):
         (tmp_path / "play.yml").write_text(playbook)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
-        env["ANSIBLE_ROLES_PATH"] = str(ROLES)
+        env.update(settings or {"ANSIBLE_ROLES_PATH": str(ROLES)})
         env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
         return ansible_playbook(tmp_path / "play.yml", *args, cwd=tmp_path, env=env)
 

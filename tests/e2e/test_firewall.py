@@ -180,13 +180,30 @@ def test_egress_follows_the_filter(server, client):
 
 
 def test_check_diff_shows_a_new_port_and_changes_nothing(server):
+    """Also with --tags host_firewall: only the firewall's tasks (and the FTP role's export) run."""
     before = nft_table(server)
     extra = {"host_firewall_services": [{"name": "web", "proto": "tcp", "ports": ["8443"]}]}
-    rc, output = ansible_playbook(PLAYBOOK, "--check", "--diff", "--limit", server.name, "-e", json.dumps(extra))
+    rc, output = ansible_playbook(PLAYBOOK, "--check", "--diff", "--tags", "host_firewall", "--limit", server.name,
+                                  "-e", json.dumps(extra))
     assert rc == 0, output[-3000:]
     assert re.search(r'^\+\s*tcp dport 8443 accept comment "web"$', output, re.M), output[-3000:]
     assert recap(output)[server.name]["changed"] >= 1
     assert nft_table(server) == before
+
+
+def test_tags_converge_only_the_firewall(server):
+    if server.name != group("ftp_servers")[0]:
+        pytest.skip("shown on the scenario's first server")
+    rc, output = ansible_playbook(PLAYBOOK, "--tags", "host_firewall", "--limit", server.name)
+    assert rc == 0, output[-3000:]
+    tasks = re.findall(r"^TASK \[(\w+) : (.+?)\] \**$", output, re.M)
+    assert ("host_firewall", "Apply the nftables ruleset") in tasks, output[-3000:]
+    assert ("ftp_server", "Export the FTP server's firewall needs") in tasks, output[-3000:]
+    # Of the FTP role only what runs under any tag (validation, the backend's settings) and the export.
+    ftp = [t for t in tasks if t[0] == "ftp_server" and not t[1].startswith(("Validating", "Check", "Load", "Export"))]
+    assert not ftp, ftp
+    counts = recap(output)[server.name]
+    assert counts["changed"] == 0 and counts["failed"] == 0, output[-3000:]
 
 
 def test_broken_input_fails_and_keeps_the_previous_ruleset(server):
