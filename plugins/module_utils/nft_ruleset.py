@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 # \A...\Z: "$" would let a trailing newline through, and a newline splits an nft rule in two.
 NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 TABLE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z")
-RATE = re.compile(r"\A[0-9]{1,9}/(second|minute|hour|day)\Z")
+RATE = re.compile(r"\A[1-9][0-9]{0,8}/(second|minute|hour|day)\Z")  # the kernel refuses a rate of 0
 PORT = re.compile(r"\A[0-9]{1,5}\Z")   # ASCII digits only: int() would also take "١٢" or "１２"
 # Words nft 1.0 reads as keywords where a table name stands (each tried with nft -c): such a table
 # gives nft's syntax error.
@@ -200,7 +200,7 @@ def build(params):
             parse_port(port, "management")
     rate = str(params.get("log_rate") or "10/minute")
     if not RATE.match(rate):
-        raise PolicyError(f"log_rate {rate!r} must look like 10/minute")
+        raise PolicyError(f"log_rate {rate!r} must look like 10/minute (at least 1)")
     return Policy(
         table=table,
         services=services,

@@ -138,7 +138,7 @@ options:
     type: bool
     default: false
   log_rate:
-    description: Rate of drop log lines, as nft C(limit rate) takes it.
+    description: Rate of drop log lines, as nft C(limit rate) takes it (V(10/minute); at least 1).
     type: str
     default: 10/minute
   path:

@@ -1,9 +1,12 @@
 """playbooks/audit.yml sees what the policy says, and says so loudly when the network shows more."""
 
+import json
+
 import pytest
-from conftest import ROOT, ansible_playbook, group
+from conftest import ROOT, ansible_playbook, group, nft_table
 
 AUDIT = ROOT / "playbooks" / "audit.yml"
+PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 
 if group("dmz_servers"):
     pytest.skip("servers behind port forwarding: their public address exposes only what the router forwards",
@@ -41,3 +44,21 @@ def test_audit_fails_on_a_port_the_policy_does_not_open(server, client, rogue_ru
     assert rc == 2, output[-3000:]
     assert "3306  filtered   closed    MISMATCH" in output, output[-3000:]
     assert "differs from the policy" in output
+
+
+def test_sql_server_sources_narrow_1433_and_the_audit_follows(server, client):
+    """sql_server_sources closes 1433 to every other address; the audit then expects it filtered."""
+    if server.name != group("ftp_servers")[0]:
+        pytest.skip("shown on the scenario's first server (three converges)")
+    narrowed = ["-e", json.dumps({"sql_server_sources": ["192.0.2.0/24"]})]
+    try:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, *narrowed)
+        assert rc == 0, output[-3000:]
+        assert 'ip saddr { 192.0.2.0/24 } tcp dport 1433 accept' in nft_table(server)
+        rc, output = ansible_playbook(AUDIT, *limit(server, client), *narrowed)
+        assert rc == 0, output[-3000:]
+        assert "1433  filtered   filtered  ok" in output, output[-3000:]
+    finally:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+        assert rc == 0, output[-3000:]
+    assert "tcp dport 1433 accept" in nft_table(server)

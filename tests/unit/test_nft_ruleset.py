@@ -226,7 +226,7 @@ def test_port_that_is_not_ascii_digits_is_refused(value):
         parse_port(value, "x")
 
 
-@pytest.mark.parametrize("rate", ["10/minute\n", "10/minute ", "1" * 20 + "/second", "٣/second"])
+@pytest.mark.parametrize("rate", ["10/minute\n", "10/minute ", "1" * 20 + "/second", "٣/second", "0/second", "00/minute"])
 def test_log_rate_must_match_whole(rate):
     with pytest.raises(PolicyError, match="must look like 10/minute"):
         build({"management": MGMT, "log_rate": rate})
