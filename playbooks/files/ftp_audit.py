@@ -56,12 +56,23 @@ def ports(spec):
     return sorted(p for p in chosen if 1 <= p <= 65535)
 
 
+class Resuming(ftplib.FTP_TLS):
+    """FTP_TLS whose data connections resume the control connection's TLS session, as servers that
+    require session reuse (the role's default) insist; plain ftplib starts a new session each time."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
 def transfer(spec, passive):
     """Log in, upload and download 256 KiB; returns 'ok' or what went wrong."""
     ftp_spec = spec["ftp"]
     if ftp_spec.get("tls"):
         context = ssl.create_default_context(cadata=ftp_spec.get("ca") or None)
-        ftp = ftplib.FTP_TLS(context=context, timeout=20)
+        ftp = Resuming(context=context, timeout=20)
     else:
         ftp = ftplib.FTP(timeout=20)
     data = os.urandom(256 * 1024)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 # \A...\Z: "$" would let a trailing newline through, and a newline splits an nft rule in two.
 NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 TABLE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+LIMIT = re.compile(r"\A[1-9][0-9]{0,8}/(second|minute|hour|day)( burst [1-9][0-9]{0,8} packets)?\Z")
+SET = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,28}\Z")   # with _v4/_v6 added, within nft's limits
 RATE = re.compile(r"\A[1-9][0-9]{0,8}/(second|minute|hour|day)\Z")  # the kernel refuses a rate of 0
 PORT = re.compile(r"\A[0-9]{1,5}\Z")   # ASCII digits only: int() would also take "١٢" or "１２"
 # Words nft 1.0 reads as keywords where a table name stands (each tried with nft -c): such a table
@@ -51,6 +53,7 @@ class Rule:
     peers: tuple = ()          # allowed sources (inbound) or destinations (egress); () = anyone
     comment: str = ""
     helper: str = ""           # conntrack helper attached to connections to these ports
+    limit: str = ""            # new connections per source above this rate are dropped (services only)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Policy:
     icmp_echo: bool = True
     log_drops: bool = False
     log_rate: str = "10/minute"
+    ban_set: str = ""          # sets <ban_set>_v4/_v6 whose sources are dropped; their elements are not ours
     warnings: list = field(default_factory=list)   # what is allowed but probably not meant
 
 
@@ -146,7 +150,11 @@ def parse_rule(entry, kind):
         raise PolicyError(f"{where}: the {helper} helper works on tcp only")
     comment = str(entry.get("comment") or "")
     check_text(f"{name}: {comment}", where, "comment")
-    return Rule(name, proto, ports, sports, peers, comment, helper)
+    limit = str(entry.get("limit") or "")
+    if limit and not LIMIT.match(limit):
+        raise PolicyError(f"{where}: limit {shorten(limit)} must look like 20/minute or 20/minute burst 10 "
+                          f"packets (new connections per source)")
+    return Rule(name, proto, ports, sports, peers, comment, helper, limit)
 
 
 def parse_rules(entries, kind):
@@ -198,6 +206,16 @@ def build(params):
             services.append(ssh)
         else:
             parse_port(port, "management")
+    ban_set = str(params.get("ban_set") or "")
+    if ban_set and (not SET.match(ban_set) or ban_set in KEYWORDS):
+        raise PolicyError(f"ban_set {shorten(ban_set)} must start with a letter, hold only letters, digits and "
+                          f"'_' (at most 29) and not be a word nft reserves")
+    metered = [limit_set(r) for r in services if r.limit]
+    if len(set(metered)) < len(metered):
+        raise PolicyError("services: two limited services differ only in '.', '-' or '_' in their names, so "
+                          "their limit sets would share a name; rename one")
+    if ban_set and ban_set in metered:
+        raise PolicyError(f"ban_set {ban_set!r} is the name of a service's limit set; choose another")
     rate = str(params.get("log_rate") or "10/minute")
     if not RATE.match(rate):
         raise PolicyError(f"log_rate {rate!r} must look like 10/minute (at least 1)")
@@ -209,6 +227,7 @@ def build(params):
         icmp_echo=params.get("icmp_echo", True) is not False,
         log_drops=bool(params.get("log_drops")),
         log_rate=rate,
+        ban_set=ban_set,
         warnings=warnings,
     )
 
@@ -256,6 +275,34 @@ def rule_lines(rule, direction):
     return [f"{peer}{match}accept comment \"{comment}\"" for peer in peer_matches(rule.peers, direction)]
 
 
+def limit_set(rule):
+    """Name of the dynamic set that meters a limited service's sources (without _v4/_v6)."""
+    return "limit_" + re.sub(r"[^A-Za-z0-9_]", "_", rule.name)
+
+
+def sets(policy):
+    """The named sets the table holds: (name, address type, flags), both families each."""
+    names = ([(policy.ban_set, "flags timeout;")] if policy.ban_set else []) + [
+        (limit_set(r), "size 65535; flags dynamic,timeout; timeout 10m;") for r in policy.services if r.limit]
+    return [(f"{name}_v{v}", f"ipv{v}_addr", flags) for name, flags in names for v in (4, 6)]
+
+
+def limit_lines(rule):
+    """Drop a source's new connections to the rule's ports above its rate (before the rule accepts)."""
+    return [f"{rule.proto} dport {ports_expr(rule.ports)} ct state new update @{limit_set(rule)}_v{v} "
+            f"{{ {family} saddr limit rate over {rule.limit} }} drop"
+            for family, v in (("ip", 4), ("ip6", 6))]
+
+
+ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
+
+
+def strip_elements(listing):
+    """A table listing without the elements of its sets: those are the ban tool's and the meters', and
+    change by themselves; the rest is what the module owns."""
+    return ELEMENTS.sub("", listing)
+
+
 def render(policy):
     """The policy as an nft script that atomically replaces only its own table."""
     t = policy.table
@@ -265,6 +312,8 @@ def render(policy):
         f"delete table inet {t}",
         f"table inet {t} {{",
     ]
+    for name, kind, flags in sets(policy):
+        lines += [f"\tset {name} {{", f"\t\ttype {kind}; {flags}", "\t}", ""]
     helpers = sorted({r.helper for r in policy.services if r.helper})
     for helper in helpers:
         lines += [f"\tct helper {helper} {{", f"\t\ttype \"{HELPERS[helper]}\" protocol tcp",
@@ -282,6 +331,15 @@ def render(policy):
         "\tchain input {",
         "\t\ttype filter hook input priority filter; policy drop;",
         "\t\tiif \"lo\" accept",
+    ]
+    if policy.ban_set:
+        # Management first: no ban ever cuts the way in for Ansible. Then, before established traffic,
+        # the bans: a banned address loses the sessions it has too.
+        management = [r for r in policy.services if r.name == "management"]
+        for rule in management:
+            lines += ["\t\t" + line for line in rule_lines(rule, "saddr")]
+        lines += [f"\t\tip saddr @{policy.ban_set}_v4 drop", f"\t\tip6 saddr @{policy.ban_set}_v6 drop"]
+    lines += [
         "\t\tct state established,related accept",
         "\t\tct state invalid drop",
         f"\t\ticmp type {{ {ICMP4} }} accept",
@@ -291,6 +349,10 @@ def render(policy):
         lines += ["\t\ticmp type echo-request limit rate 10/second accept",
                   "\t\ticmpv6 type echo-request limit rate 10/second accept"]
     for rule in policy.services:
+        if policy.ban_set and rule.name == "management":
+            continue   # already above the bans
+        if rule.limit:
+            lines += ["\t\t" + line for line in limit_lines(rule)]
         lines += ["\t\t" + line for line in rule_lines(rule, "saddr")]
     if policy.log_drops:
         lines.append(f"\t\tlimit rate {policy.log_rate} log prefix \"{t} drop in: \" level info")

@@ -70,6 +70,13 @@ options:
         description: Conntrack helper to attach to connections to these ports.
         type: str
         choices: [ftp]
+      limit:
+        description:
+          - Most new connections per source address to these ports, as nft C(limit rate) takes it
+            (V(20/minute)); a source above it has its new connections dropped until its rate falls.
+            Metered in a dynamic set per family, C(limit_<name>_v4)/C(_v6). Empty for no limit.
+        type: str
+        default: ""
   management:
     description:
       - Management SSH, open only to the sources named here.
@@ -137,6 +144,15 @@ options:
     description: Log dropped packets, rate-limited, before the policy drops them.
     type: bool
     default: false
+  ban_set:
+    description:
+      - Name of a pair of sets, C(<ban_set>_v4) and C(<ban_set>_v6) (type address, flag timeout), whose
+        source addresses are dropped before anything else (their established sessions too). Another
+        tool adds the elements (fail2ban, with a timeout each); the module owns only the sets'
+        definition, and an apply keeps the live elements, so a converge never lifts a ban.
+      - Elements of the module's sets are left out of the change detection. Empty for no ban set.
+    type: str
+    default: ""
   log_rate:
     description: Rate of drop log lines, as nft C(limit rate) takes it (V(10/minute); at least 1).
     type: str
@@ -252,6 +268,7 @@ path:
 
 import fcntl
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -259,9 +276,9 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.ftp_lab.ftp.plugins.module_utils.nft_ruleset import (
-        PolicyError, admits, build, exposure, render)
+        PolicyError, admits, build, exposure, render, strip_elements)
 except ImportError:  # the module shipped inside the host_firewall role, used from a roles path
-    from ansible.module_utils.nft_ruleset import PolicyError, admits, build, exposure, render
+    from ansible.module_utils.nft_ruleset import PolicyError, admits, build, exposure, render, strip_elements
 
 RULE_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -292,6 +309,23 @@ class Nft:
     def listing(self, table):
         rc, out, dummy = self.run("-s", "list", "table", "inet", table)
         return out if rc == 0 else None
+
+    def elements(self, table, name):
+        """A set's live elements as nft script items ('192.0.2.1 timeout 600s expires 550s')."""
+        rc, out, dummy = self.run("-j", "list", "set", "inet", table, name)
+        if rc != 0:
+            return []
+        items = []
+        for entry in json.loads(out).get("nftables", []):
+            for elem in entry.get("set", {}).get("elem", []):
+                value = elem.get("elem", elem) if isinstance(elem, dict) else {"val": elem}
+                item = str(value["val"])
+                if value.get("timeout"):
+                    item += f" timeout {value['timeout']}s"
+                    if value.get("expires"):
+                        item += f" expires {value['expires']}s"
+                items.append(item)
+        return items
 
     def delete(self, table):
         rc, dummy, err = self.run("delete", "table", "inet", table)
@@ -408,7 +442,21 @@ def check_lockout(module, policy):
 
 
 def fingerprint(listing):
-    return hashlib.sha256(listing.encode()).hexdigest() if listing is not None else None
+    """Of what the module owns: set elements (bans, meters) come and go by themselves."""
+    return hashlib.sha256(strip_elements(listing).encode()).hexdigest() if listing is not None else None
+
+
+def kept(nft, policy):
+    """Script lines that put the live bans back into the new table: the module owns the ban set's
+    definition, the ban tool its elements, so an apply must not lift a ban."""
+    if not policy.ban_set:
+        return ""
+    lines = []
+    for name in (f"{policy.ban_set}_v4", f"{policy.ban_set}_v6"):
+        items = nft.elements(policy.table, name)
+        if items:
+            lines.append(f"add element inet {policy.table} {name} {{ {', '.join(items)} }}")
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def owned(module, live, table, stamp, adopt):
@@ -448,6 +496,7 @@ def main():
                 ports=dict(type="list", elements="raw", required=True),
                 sources=dict(type="list", elements="str", default=[]),
                 helper=dict(type="str", choices=["ftp"]),
+                limit=dict(type="str", default=""),
             )),
             management=dict(type="dict", options=dict(
                 port=dict(type="int", default=22),
@@ -464,6 +513,7 @@ def main():
             icmp_echo=dict(type="bool", default=True),
             log_drops=dict(type="bool", default=False),
             log_rate=dict(type="str", default="10/minute"),
+            ban_set=dict(type="str", default=""),
             path=dict(type="path"),
             state_dir=dict(type="path", default="/var/lib/nft_firewall"),
             lockout_check=dict(type="bool", default=True),
@@ -522,6 +572,10 @@ def main():
         rollback = Rollback(module, nft, p["state_dir"], table) if p["rollback_timeout"] > 0 else None
         if rollback:
             rollback.arm(live, p["rollback_timeout"])
+        bans = kept(nft, policy)
+        if bans:
+            with open(check_path, "a", encoding="utf-8") as f:
+                f.write(bans)
         err = nft.apply(check_path)
         if err:
             if rollback:

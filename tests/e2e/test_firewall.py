@@ -157,7 +157,14 @@ def test_only_sql_server_of_the_listeners_is_reachable(server, client, listeners
 
 
 def test_everything_else_is_filtered(server, client):
-    assert set(probe(client, server.address, 20, 22, 23, 80, 443, 990, 2121).values()) == {"filtered"}
+    ports = [20, 22, 23, 80, 443, 2121] + ([] if server.settings["ftp_server_tls_implicit"] else [990])
+    assert set(probe(client, server.address, *ports).values()) == {"filtered"}
+
+
+def test_implicit_ftps_port_is_open_only_when_offered(server, client):
+    port = server.settings["ftp_server_tls_implicit_port"]
+    expected = "open" if server.settings["ftp_server_tls_implicit"] else "filtered"
+    assert probe(client, server.address, port) == {port: expected}
 
 
 def test_ssh_is_open_to_the_management_source(server):

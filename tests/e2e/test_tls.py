@@ -29,8 +29,15 @@ SCRIPTS = {
     "ftplib": """
         python3 - <<'EOF'
 import ftplib, os, ssl
+class Resuming(ftplib.FTP_TLS):
+    # Data connections resume the control connection's TLS session (plain ftplib starts new ones).
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
 env = os.environ
-ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=env["CA"]), timeout=30)
+ftp = Resuming(context=ssl.create_default_context(cafile=env["CA"]), timeout=30)
 ftp.set_debuglevel(1)
 ftp.connect(env["NAME"], 21)
 ftp.login(env["FTP_USER"], env["FTP_PASSWORD"])
@@ -63,6 +70,19 @@ import ftplib, json, ssl, sys
 ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=sys.argv[4]), timeout=30)
 ftp.connect(sys.argv[1], 21)
 ftp.login(sys.argv[2], sys.argv[3])
+try:
+    print(json.dumps(ftp.nlst()))
+except ftplib.error_perm as err:
+    print(json.dumps(str(err)))
+"""
+
+# Data protected, but each data connection starts a new TLS session (plain ftplib's way).
+NEW_SESSION = """
+import ftplib, json, ssl, sys
+ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=sys.argv[4]), timeout=30)
+ftp.connect(sys.argv[1], 21)
+ftp.login(sys.argv[2], sys.argv[3])
+ftp.prot_p()
 try:
     print(json.dumps(ftp.nlst()))
 except ftplib.error_perm as err:
@@ -117,6 +137,24 @@ def test_round_trip_over_tls(server, client, tls, sample, tool, mode):
     assert re.search(r"AUTH (TLS|SSL)", dialogue) and "PROT P" in dialogue, dialogue[-2000:]
 
 
+def test_implicit_ftps_with_curl(server, client, tls, sample):
+    """Implicit FTPS (TLS from the first byte, its own port) where offered: curl's ftps:// both ways."""
+    if not server.settings["ftp_server_tls_implicit"]:
+        pytest.skip(f"ftp_server_tls_implicit is off on {server.name} (its port is filtered: test_firewall.py)")
+    back = f"/tmp/e2e-{server.name}-implicit.bin"
+    result = client.run(
+        """for args in "-T $SAMPLE" "-o $BACK"; do
+             curl -sS -v --fail --max-time 60 --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" \\
+               $args "ftps://$NAME:$PORT/upload/implicit.bin" || exit 1
+           done""",
+        NAME=tls.name, CA=tls.ca, PORT=server.settings["ftp_server_tls_implicit_port"], FTP_USER=client.user,
+        FTP_PASSWORD=client.password, SAMPLE=sample.path, BACK=back,
+    )
+    assert result.rc == 0, (result.stdout + result.stderr)[-2000:]
+    assert client.node.check_output(f"sha256sum {back}").split()[0] == sample.digest
+    assert "AUTH TLS" not in result.stderr   # TLS from the first byte, not negotiated
+
+
 def test_certificate_is_checked(client, tls):
     """Without the exported CA the certificate is refused: the checks above really verify it."""
     result = client.run('curl -sS --ssl-reqd --max-time 20 --user x:y "ftp://$NAME/"', NAME=tls.name)
@@ -129,6 +167,16 @@ def test_cleartext_login(server, client, tls):
         assert reply.startswith("530"), reply
     else:
         assert reply.startswith("230"), reply
+
+
+def test_data_connection_must_resume_the_tls_session(server, client, tls):
+    """With session reuse required (the default), a protected data connection with a new TLS session is
+    refused; the transfers above (lftp, curl, a resuming ftplib) show that resuming ones pass."""
+    reply = client.python(NEW_SESSION, tls.name, client.user, client.password, tls.ca)
+    if server.settings["ftp_server_tls_session_reuse"]:
+        assert isinstance(reply, str) and reply.startswith("522"), reply
+    else:
+        assert "upload" in reply, reply
 
 
 def test_cleartext_data(server, client, tls):

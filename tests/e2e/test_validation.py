@@ -45,6 +45,10 @@ BAD = {
         {"ftp_server_tls": "required", "ftp_server_tls_certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n"},
         "must both be PEM text",
     ),
+    "implicit FTPS without TLS": (
+        {"ftp_server_tls": "off", "ftp_server_tls_implicit": True},
+        "ftp_server_tls_implicit needs ftp_server_tls on",
+    ),
     "plain password": (
         {"ftp_server_users": [{"name": "eve", "password_hash": "secret"}]},
         "never the password itself",

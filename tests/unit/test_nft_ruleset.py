@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from nft_ruleset import PolicyError, admits, build, exposure, merge, parse_port, render
+from nft_ruleset import PolicyError, admits, build, exposure, merge, parse_port, render, strip_elements
 
 FTP = {"name": "ftp", "ports": [21], "helper": "ftp", "comment": "FTP control connection"}
 PASSIVE = {"name": "ftp-passive", "ports": ["50000-50049"]}
@@ -314,3 +314,56 @@ def test_admits_through_a_wide_service():
     policy = build({"services": [{"name": "wide", "ports": ["1-1024"], "sources": ["198.51.100.0/24"]}],
                     "management": {"sources": [], "required": False}})
     assert admits(policy, "198.51.100.7", 22) and not admits(policy, "192.0.2.10", 22)
+
+
+# Bans and per-source limits
+
+def test_ban_sets_are_defined_and_dropped_after_management():
+    lines = rendered(ban_set="banned", services=[FTP]).splitlines()
+    assert "\tset banned_v4 {" in lines and "\tset banned_v6 {" in lines
+    rules = [line.strip() for line in lines]
+    management = next(i for i, r in enumerate(rules) if r.startswith("ip saddr 192.0.2.10/32 tcp dport 22"))
+    assert rules[management + 1:management + 3] == ["ip saddr @banned_v4 drop", "ip6 saddr @banned_v6 drop"]
+    assert rules.index("ip saddr @banned_v4 drop") < rules.index("ct state established,related accept")
+    assert sum(r.startswith("ip saddr 192.0.2.10/32 tcp dport 22") for r in rules) == 1
+
+
+def test_no_ban_set_no_ban_rule():
+    assert "@" not in rendered(services=[FTP])
+
+
+@pytest.mark.parametrize("name", ["1banned", "ban-set", "set", "a" * 30, "b\n"])
+def test_bad_ban_set_is_refused(name):
+    with pytest.raises(PolicyError, match="ban_set"):
+        build({"management": MGMT, "ban_set": name})
+
+
+def test_limit_meters_new_connections_per_source_before_the_accept():
+    rules = [line.strip() for line in rendered(services=[dict(FTP, limit="20/minute burst 5 packets")]).splitlines()]
+    limited = "tcp dport 21 ct state new update @limit_ftp_v4 { ip saddr limit rate over 20/minute burst 5 packets } drop"
+    assert limited in rules
+    assert rules.index(limited) < rules.index('tcp dport 21 accept comment "ftp: FTP control connection"')
+    assert "set limit_ftp_v6 {" in rules
+
+
+@pytest.mark.parametrize("limit", ["0/minute", "20/minute burst 0 packets", "20/minute\n", "lots", "20/minute burst"])
+def test_bad_limit_is_refused(limit):
+    with pytest.raises(PolicyError, match="limit"):
+        build({"management": MGMT, "services": [dict(FTP, limit=limit)]})
+
+
+def test_ban_set_may_not_take_a_limit_set_name():
+    with pytest.raises(PolicyError, match="limit set"):
+        build({"management": MGMT, "ban_set": "limit_ftp", "services": [dict(FTP, limit="5/second")]})
+
+
+def test_strip_elements_leaves_what_the_module_owns():
+    listing = ("table inet t {\n\tset banned_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n"
+               "\t\telements = { 192.0.2.1 timeout 10m,\n\t\t\t     192.0.2.2 timeout 1h }\n\t}\n}\n")
+    assert strip_elements(listing) == "table inet t {\n\tset banned_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t}\n}\n"
+
+
+def test_limit_sets_of_two_services_may_not_collide():
+    with pytest.raises(PolicyError, match="share a name"):
+        build({"management": MGMT, "services": [{"name": "a.b", "ports": [1], "limit": "5/second"},
+                                                 {"name": "a_b", "ports": [2], "limit": "5/second"}]})

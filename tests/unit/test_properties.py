@@ -35,6 +35,8 @@ entries = st.fixed_dictionaries(
         "sports": st.lists(ports, max_size=2),
         "comment": st.text(max_size=140),
         "helper": st.sampled_from(["ftp", "sip", ""]),
+        "limit": st.one_of(st.from_regex(r"\A[0-9]{1,3}/(second|minute)( burst [0-9]{1,3} packets)?\Z"),
+                           st.text(max_size=20)),
     },
 )
 params = st.fixed_dictionaries(
@@ -49,6 +51,7 @@ params = st.fixed_dictionaries(
         "log_drops": st.booleans(),
         "log_rate": st.one_of(st.from_regex(r"\A[0-9]{1,4}/(second|minute|hour|day)\Z"), st.text(max_size=20)),
         "icmp_echo": st.booleans(),
+        "ban_set": st.one_of(st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,30}\Z"), st.text(max_size=12)),
     },
 )
 
@@ -63,6 +66,7 @@ plausible_entries = st.fixed_dictionaries(
         "sources": st.lists(addresses.filter(lambda a: "/" in a or ":" in a or "." in a), max_size=3),
         "comment": st.text(st.characters(codec="utf-8"), max_size=60),
         "helper": st.just("ftp"),
+        "limit": st.from_regex(r"\A[1-9][0-9]{0,3}/(second|minute|hour)( burst [1-9][0-9]{0,3} packets)?\Z"),
     },
 )
 plausible = st.fixed_dictionaries(
@@ -70,7 +74,8 @@ plausible = st.fixed_dictionaries(
      "management": st.fixed_dictionaries({"sources": st.lists(st.ip_addresses().map(str), min_size=1, max_size=3),
                                           "port": plausible_ports.filter(lambda p: isinstance(p, int))})},
     optional={"egress_filter": st.booleans(), "log_drops": st.booleans(), "icmp_echo": st.booleans(),
-              "egress": st.lists(plausible_entries, max_size=2)},
+              "egress": st.lists(plausible_entries, max_size=2),
+              "ban_set": st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,20}\Z")},
 )
 ROOT_ONLY = pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0",
                                reason="nft -c needs root (the test command runs as root)")

@@ -94,6 +94,7 @@ def load(path):
     xferlog = cfg.get("xferlog") or ""
     require(not xferlog or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
     require(cfg.get("tls") in ("off", "optional", "required"), "tls must be off, optional or required")
+    require(isinstance(cfg.get("tls_session_reuse", False), bool), "tls_session_reuse must be true or false")
     if cfg["tls"] != "off":
         cfg["tls_context"] = tls_context(cfg)
     return cfg
@@ -122,6 +123,9 @@ def tls_context(cfg):
         raise ConfigError("tls needs pyOpenSSL (Debian: python3-openssl)") from None
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    # One session cache for control and data connections, so that a data connection can resume the
+    # control connection's session (session_reuse).
+    ctx.set_session_id(b"ftp-server")
     ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE
                     | getattr(SSL, "OP_NO_RENEGOTIATION", 0))
     try:
@@ -215,10 +219,23 @@ class PlainHandler(Hardening, FTPHandler):
 
 
 def tls_handler(cfg):
-    from pyftpdlib.handlers import TLS_FTPHandler
+    from OpenSSL._util import lib as openssl   # pyOpenSSL has no public session_reused()
+    from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+
+    class DataHandler(TLS_DTPHandler):
+        def handle_ssl_established(self):
+            # vsftpd's require_ssl_reuse: a protected data connection must resume the TLS session of
+            # its control connection. Otherwise anyone who shares the client's address (the same NAT)
+            # could take a waiting passive port and read or inject the data.
+            if cfg.get("tls_session_reuse") and not openssl.SSL_session_reused(self.socket._ssl):
+                self.cmd_channel.respond("522 SSL connection failed: session reuse required")
+                self.close()
+                return
+            super().handle_ssl_established()
 
     class TLSHandler(Hardening, TLS_FTPHandler):
         ssl_context = cfg["tls_context"]
+        dtp_handler = DataHandler
         tls_control_required = tls_data_required = cfg["tls"] == "required"
 
         def process_command(self, cmd, *args, **kwargs):

@@ -1,0 +1,126 @@
+"""Guessing and flooding meet the firewall. After host_firewall_ban_max_retry failed logins fail2ban puts
+the address into the table's ban set: every packet from it is dropped (filtered, not refused) while another
+client still logs in and management SSH stays open; a converge that changes the ruleset keeps the ban; the
+ban lifts after its time. A per-source rate on new control connections drops a flood at the firewall."""
+
+import ftplib
+import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import ROOT, ansible_playbook, group, recap
+
+PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
+
+LOGIN = """
+import ftplib, json, sys
+ftp = ftplib.FTP(sys.argv[1], timeout=10)
+print(json.dumps(ftp.login(sys.argv[2], sys.argv[3])))
+ftp.quit()
+"""
+
+# Connect to the control port COUNT times in a row; each attempt: open, filtered or refused.
+FLOOD = """
+import json, socket, sys
+host, count = sys.argv[1], int(sys.argv[2])
+seen = []
+for _ in range(count):
+    s = socket.socket()
+    s.settimeout(1)
+    try:
+        s.connect((host, 21))
+        seen.append("open")
+    except TimeoutError:
+        seen.append("filtered")
+    except ConnectionRefusedError:
+        seen.append("closed")
+    finally:
+        s.close()
+print(json.dumps(seen))
+"""
+
+
+def state(address, port=21):
+    """The control port as the controller (the guesser here) sees it."""
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return "open"
+    except ConnectionRefusedError:
+        return "closed"
+    except (TimeoutError, socket.timeout):
+        return "filtered"
+
+
+def guess(address):
+    """One connection, one wrong password; the server's answer."""
+    try:
+        ftp = ftplib.FTP(address, timeout=20)
+        ftp.login("tester", "wrong-guess")
+        return "230"
+    except ftplib.error_perm as err:
+        return str(err)[:3]
+    except OSError as err:
+        return type(err).__name__
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def banned(server, address):
+    table, name = server.settings["host_firewall_table"], server.settings["host_firewall_ban_set"]
+    return address in server.node.check_output(f"nft list set inet {table} {name}_v4")
+
+
+@pytest.fixture
+def first(server):
+    if server.name != group("ftp_servers")[0]:
+        pytest.skip("shown on the scenario's first server")
+    return server
+
+
+def test_guesser_is_banned_at_the_firewall_until_the_ban_lifts(first, client):
+    server = first
+    if not server.settings["host_firewall_ban"]:
+        pytest.skip("host_firewall_ban is off in this scenario")
+    guesser = server.node.check_output("ip -4 route show default | awk '{print $3}'")   # the controller
+    tries = server.settings["host_firewall_ban_max_retry"]
+    with ThreadPoolExecutor(tries) as pool:
+        answers = list(pool.map(lambda _: guess(server.address), range(tries)))
+    assert answers == ["530"] * tries, answers
+    assert wait_for(lambda: state(server.address) == "filtered", 20), "not banned after the failures"
+    since = time.monotonic()
+    assert banned(server, guesser)
+    # Others are not affected, and neither is management SSH (the converge below runs over it).
+    assert client.python(LOGIN, server.address, client.user, client.password).startswith("230")
+    rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps({"host_firewall_log_drops": False}))
+    try:
+        assert rc == 0 and recap(output)[server.name]["changed"] >= 1, output[-3000:]
+        assert banned(server, guesser) and state(server.address) == "filtered", "the converge lifted the ban"
+        ban_time = server.settings["host_firewall_ban_time"]
+        assert wait_for(lambda: state(server.address) == "open", ban_time + 15), "the ban never lifted"
+        assert time.monotonic() - since > ban_time - 10
+    finally:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+        assert rc == 0, output[-3000:]
+
+
+def test_flood_of_new_control_connections_is_dropped(first, client):
+    server = first
+    try:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name,
+                                      "-e", json.dumps({"ftp_server_connection_rate": "6/minute burst 3 packets"}))
+        assert rc == 0, output[-3000:]
+        seen = client.python(FLOOD, server.address, 8)
+        assert seen[:3] == ["open"] * 3 and "filtered" in seen[3:], seen
+    finally:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+        assert rc == 0, output[-3000:]
+    assert client.python(FLOOD, server.address, 8) == ["open"] * 8
