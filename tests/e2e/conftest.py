@@ -186,6 +186,13 @@ def outside(tmp_path):
     return run
 
 
+def focus(server, topic):
+    """Checks that cost converges of their own run once per test command: on the first server of the
+    scenario whose inventory names the topic in e2e_focus (spread so that no scenario waits on them)."""
+    if topic not in hostvars(server.name).get("e2e_focus", []) or server.name != group("ftp_servers")[0]:
+        pytest.skip(f"shown once per test run: on the first server of the scenario with {topic!r} in e2e_focus")
+
+
 @dataclass
 class Sample:
     path: str

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ROOT, ansible_playbook, group, recap
+from conftest import ROOT, ansible_playbook, focus, group, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 
@@ -112,8 +112,8 @@ def test_guesser_is_banned_at_the_firewall_until_the_ban_lifts(first, client):
         assert rc == 0, output[-3000:]
 
 
-def test_flood_of_new_control_connections_is_dropped(first, client):
-    server = first
+def test_flood_of_new_control_connections_is_dropped(server, client):
+    focus(server, "flood")
     try:
         rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name,
                                       "-e", json.dumps({"ftp_server_connection_rate": "6/minute burst 3 packets"}))

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import ROOT, ansible_playbook, group, nft_table, recap
+from conftest import ROOT, ansible_playbook, focus, group, nft_table, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 LISTENERS = (1433, 3306, 8080)
@@ -199,8 +199,7 @@ def test_check_diff_shows_a_new_port_and_changes_nothing(server):
 
 
 def test_tags_converge_only_the_firewall(server):
-    if server.name != group("ftp_servers")[0]:
-        pytest.skip("shown on the scenario's first server")
+    focus(server, "tags")
     rc, output = ansible_playbook(PLAYBOOK, "--tags", "host_firewall", "--limit", server.name)
     assert rc == 0, output[-3000:]
     tasks = re.findall(r"^TASK \[(\w+) : (.+?)\] \**$", output, re.M)

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import ROOT, ansible_playbook, group, hostvars, inventory_path, nft_table
+from conftest import ROOT, ansible_playbook, focus, group, hostvars, inventory_path, nft_table
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 ROLLBACK = 4   # seconds: host_firewall_rollback_timeout for these checks
@@ -153,3 +153,31 @@ def test_transfer_in_flight_survives_a_ruleset_change(server, client, one_per_sc
         server.node.run(f"rm -f {big}")
         rc, output = converge(server, {})
         assert rc == 0, output[-3000:]
+
+
+def module_play(server, tmp_path, name, args):
+    """The module alone on a table of its own, as a play started in the background."""
+    play = [{"hosts": server.name, "gather_facts": False, "tasks": [{"nft_firewall": args}]}]
+    (tmp_path / f"{name}.yml").write_text(json.dumps(play))
+    env = dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"))
+    return subprocess.Popen(["ansible-playbook", "-i", inventory_path(), str(tmp_path / f"{name}.yml")], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_concurrent_applies_to_one_table_serialise(server, tmp_path, over_ssh):
+    """Two runs on one table at once: the second waits for the first (a lock), both succeed, and the
+    table and the saved ruleset are one whole rendering, never a mix."""
+    focus(server, "race")
+    base = {"table": "race", "management": {"sources": [controller(server)]}}
+    try:
+        runs = [module_play(server, tmp_path, f"run{port}", dict(base, services=[{"name": "web", "ports": [port]}]))
+                for port in (2121, 2122)]
+        outputs = [run.communicate(timeout=180)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+        live = server.node.check_output("nft list table inet race")
+        kept = [port for port in ("2121", "2122") if f"dport {port} accept" in live]
+        assert len(kept) == 1, live
+        assert f"dport {kept[0]} accept" in server.node.check_output("cat /etc/nftables.d/race.nft")
+    finally:
+        cleanup = module_play(server, tmp_path, "absent", dict(base, state="absent"))
+        assert cleanup.wait(timeout=120) == 0

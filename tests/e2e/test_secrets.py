@@ -4,7 +4,7 @@ at -vvv, not in the --check --diff preview of changed accounts, not in a failed 
 import json
 
 import pytest
-from conftest import ROOT, ansible_playbook, group, hostvars, recap
+from conftest import ROOT, ansible_playbook, focus, hostvars, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 # openssl passwd -6 -salt leaktestsalt0N never-printed-N: hashes that appear nowhere but in these runs.
@@ -26,8 +26,7 @@ def leaks(output, values):
 
 @pytest.fixture
 def first(server):
-    if server.name != group("ftp_servers")[0]:
-        pytest.skip("shown on the scenario's first server (three runs at -vvv)")
+    focus(server, "secrets")
     return server
 
 
