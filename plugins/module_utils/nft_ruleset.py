@@ -297,6 +297,15 @@ def limit_lines(rule):
 ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
 
 
+METERS = re.compile(r"(\n\tset limit_\w+ \{[^}]*?)\n\s*elements = \{[^}]*\}")
+
+
+def strip_meters(listing):
+    """A table listing without the per-source meters' state (their elements are no script nft loads
+    back, and mean nothing to a restored table), bans and all else kept."""
+    return METERS.sub(r"\1", listing)
+
+
 def strip_elements(listing):
     """A table listing without the elements of its sets: those are the ban tool's and the meters', and
     change by themselves; the rest is what the module owns."""

@@ -276,9 +276,10 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.ftp_lab.ftp.plugins.module_utils.nft_ruleset import (
-        PolicyError, admits, build, exposure, render, strip_elements)
+        PolicyError, admits, build, exposure, render, strip_elements, strip_meters)
 except ImportError:  # the module shipped inside the host_firewall role, used from a roles path
-    from ansible.module_utils.nft_ruleset import PolicyError, admits, build, exposure, render, strip_elements
+    from ansible.module_utils.nft_ruleset import (
+        PolicyError, admits, build, exposure, render, strip_elements, strip_meters)
 
 RULE_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -390,7 +391,7 @@ class Rollback:
 
     def arm(self, live, seconds):
         """Save what to go back to (the live table, or none), then start the timer."""
-        previous = live if live is not None else ""
+        previous = strip_meters(live) if live is not None else ""
         write(self.module, self.script, f"table inet {self.table}\ndelete table inet {self.table}\n{previous}")
         self.disarm()
         rc, dummy, err = self.module.run_command([

@@ -3,10 +3,11 @@ with nothing but a roles path pointing here: the firewall module travels inside 
 
 import shutil
 
-from conftest import ROOT, recap
+from conftest import ROOT, focus, recap
 
 
 def test_playbook_reused_elsewhere_converges_without_changes(server, outside, tmp_path):
+    focus(server, "reuse")
     shutil.copytree(ROOT / "playbooks" / "vars", tmp_path / "vars")
     rc, output = outside((ROOT / "playbooks" / "ftp_servers.yml").read_text(), "--limit", server.name)
     assert rc == 0, output[-3000:]

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, ansible_playbook, nft_table, random_file
+from conftest import ROOT, ansible_playbook, focus, nft_table, random_file
 
 # Each tool logs in over TLS to $NAME (checked against $CA), uploads $SAMPLE as $FILE into upload/ and
 # downloads it to $BACK, data protected too; the dialogue goes to stderr. $ACTIVE is "on" for active mode.
@@ -231,11 +231,12 @@ HELPER_PLAY = """
 
 def test_helper_mode_refused_under_tls(server, outside, tls):
     """The conntrack helper cannot read PASV inside TLS: the firewall role says so instead of dropping data."""
+    focus(server, "helper_tls")
     before = nft_table(server)
     rc, output = outside(HELPER_PLAY, "--limit", server.name)
     assert rc == 2, output[-3000:]
     text = " ".join(output.split())
-    assert "encrypts its control connection (services: ftp, ftp-passive)" in text, output[-3000:]
+    assert "encrypts its control connection (services: ftp, ftp-passive" in text, output[-3000:]
     assert "helper cannot read the data ports announced inside it" in text, output[-3000:]
     assert "TASK [host_firewall : Apply" not in output, output[-3000:]
     assert nft_table(server) == before
@@ -268,8 +269,9 @@ def own_certificate(server, client, tls, tmp_path):
     (tmp_path / "vars.json").write_text(json.dumps(
         {"ftp_server_tls_certificate": chain, "ftp_server_tls_private_key": (tmp_path / "server.key").read_text()}))
     rc, output = ansible_playbook(ROOT / "playbooks" / "ftp_servers.yml", "--limit", server.name,
-                                  "-e", f"@{tmp_path / 'vars.json'}")
+                                  "-e", f"@{tmp_path / 'vars.json'}", "--diff")
     assert rc == 0, output[-3000:]
+    assert "PRIVATE KEY" not in output, "the key given by the inventory was printed"
     path = f"/tmp/e2e-own-ca-{server.name}.crt"
     client.run('printf "%s\\n" "$PEM" > "$CA"', PEM=(tmp_path / "ca.crt").read_text().strip(), CA=path)
     yield path

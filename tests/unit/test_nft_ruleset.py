@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from nft_ruleset import PolicyError, admits, build, exposure, merge, parse_port, render, strip_elements
+from nft_ruleset import PolicyError, admits, build, exposure, merge, parse_port, render, strip_elements, strip_meters
 
 FTP = {"name": "ftp", "ports": [21], "helper": "ftp", "comment": "FTP control connection"}
 PASSIVE = {"name": "ftp-passive", "ports": ["50000-50049"]}
@@ -367,3 +367,13 @@ def test_limit_sets_of_two_services_may_not_collide():
     with pytest.raises(PolicyError, match="share a name"):
         build({"management": MGMT, "services": [{"name": "a.b", "ports": [1], "limit": "5/second"},
                                                  {"name": "a_b", "ports": [2], "limit": "5/second"}]})
+
+
+def test_strip_meters_keeps_bans():
+    listing = ("table inet t {\n\tset banned_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n"
+               "\t\telements = { 192.0.2.1 timeout 10m }\n\t}\n\n\tset limit_ftp_v4 {\n\t\ttype ipv4_addr\n"
+               "\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\ttimeout 10m\n"
+               "\t\telements = { 192.0.2.2 limit rate over 20/minute expires 9m }\n\t}\n}\n")
+    stripped = strip_meters(listing)
+    assert "192.0.2.1 timeout 10m" in stripped and "192.0.2.2" not in stripped
+    assert "\tset limit_ftp_v4 {\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\ttimeout 10m\n\t}" in stripped
