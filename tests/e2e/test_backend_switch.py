@@ -5,7 +5,7 @@ move after each switch, and a second run changes nothing."""
 import json
 
 import pytest
-from conftest import ROOT, ansible_playbook, group, recap
+from conftest import ROOT, ansible_playbook, focus, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 OTHER = {"vsftpd": "pyftpdlib", "pyftpdlib": "vsftpd"}
@@ -33,8 +33,7 @@ def converge(server, backend):
 
 
 def test_switching_backends_and_back(server, client):
-    if server.name != group("ftp_servers")[0]:
-        pytest.skip("shown on the scenario's first server (three converges)")
+    focus(server, "backend_switch")
     if server.settings["host_firewall_egress_filter"]:
         pytest.skip("the egress filter keeps the package mirrors out of reach unless host_firewall_egress "
                     "names them: the other backend's packages cannot be installed")
