@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, group, recap
+from conftest import ROOT, ansible_playbook, focus, group, hostvars, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 
@@ -108,7 +108,11 @@ def ban_guesser(server, client):
 
 
 def test_guesser_is_banned_at_the_firewall(first, client):
-    """Both backends' failures are recognised (the pattern each hands over); then the ban is lifted by hand."""
+    """Both backends' failures are recognised (the pattern each hands over); then the ban is lifted by hand.
+    Not where the whole flow below runs: the guesser's sessions outlive a ban (its goodbye is dropped with
+    the rest), and vsftpd would count them against the next guesses' per-address cap."""
+    if "ban_flow" in hostvars(first.name).get("e2e_focus", []):
+        pytest.skip("the whole flow (test_ban_survives_a_converge_and_lifts_on_time) shows it here")
     guesser = ban_guesser(first, client)
     first.node.check_output(f"fail2ban-client unban {guesser}")
     assert wait_for(lambda: state(first.address) == "open", 10), "still dropped after the unban"
