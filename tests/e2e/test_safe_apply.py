@@ -58,10 +58,15 @@ def apply_directly(server, tmp_path, rollback, stall=False):
                           "management": {"sources": [controller(server)]}, "rollback_timeout": rollback}},
     ] + ([{"ansible.builtin.pause": {"seconds": 120}}] if stall else [])}]
     (tmp_path / "direct.yml").write_text(json.dumps(play))
-    env = dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"))
-    return subprocess.Popen(["ansible-playbook", "-i", inventory_path(),
-                             str(tmp_path / "direct.yml")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(["ansible-playbook", "-i", inventory_path(), str(tmp_path / "direct.yml")], cwd=ROOT,
+                            env=module_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def module_env():
+    """The module from the clone, for plays that call it directly (not through the role)."""
+    return dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"),
+                ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"))
 
 
 def saved(server):
@@ -159,9 +164,8 @@ def module_play(server, tmp_path, name, args):
     """The module alone on a table of its own, as a play started in the background."""
     play = [{"hosts": server.name, "gather_facts": False, "tasks": [{"nft_firewall": args}]}]
     (tmp_path / f"{name}.yml").write_text(json.dumps(play))
-    env = dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"))
     return subprocess.Popen(["ansible-playbook", "-i", inventory_path(), str(tmp_path / f"{name}.yml")], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=module_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def test_concurrent_applies_to_one_table_serialise(server, tmp_path, over_ssh):
