@@ -215,6 +215,11 @@ attributes:
     platforms: posix
 requirements:
   - nft (nftables) on the managed host, and CAP_NET_ADMIN.
+notes:
+  - For tests of the failed-apply path only, the environment variable C(NFT_FIREWALL_FAULT) on the
+    host holds nft script lines appended to the ruleset after C(nft -c) accepted it, so that the kernel
+    refuses the transaction itself (for example a C(ct helper) object of a type the kernel has no
+    helper for). Never set it otherwise.
 """
 
 EXAMPLES = r"""
@@ -573,10 +578,10 @@ def main():
         rollback = Rollback(module, nft, p["state_dir"], table) if p["rollback_timeout"] > 0 else None
         if rollback:
             rollback.arm(live, p["rollback_timeout"])
-        bans = kept(nft, policy)
-        if bans:
+        extra = kept(nft, policy) + os.environ.get("NFT_FIREWALL_FAULT", "")
+        if extra:
             with open(check_path, "a", encoding="utf-8") as f:
-                f.write(bans)
+                f.write(extra + "\n")
         err = nft.apply(check_path)
         if err:
             if rollback:

@@ -12,6 +12,7 @@ import pathlib
 import re
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -193,6 +194,21 @@ def focus(server, *topics):
     named = set(topics) & set(hostvars(server.name).get("e2e_focus", []))
     if not named or server.name != group("ftp_servers")[0]:
         pytest.skip(f"shown once per test run: on the first server of the scenario with {topics[0]!r} in e2e_focus")
+
+
+def restart(server):
+    """Restart the server's container as a host reboots; return once it is up and its FTP daemon listens."""
+    subprocess.run(["podman", "restart", server.name], check=True, capture_output=True)
+    port = server.settings["ftp_server_control_port"]
+    for _ in range(120):
+        try:
+            state = server.node.run("systemctl is-system-running").stdout.strip()
+            if state in ("running", "degraded") and server.node.socket(f"tcp://:::{port}").is_listening:
+                return
+        except RuntimeError:
+            pass   # testinfra's ssh: no SSH yet while the host boots
+        time.sleep(0.5)
+    raise AssertionError(f"{server.name} is not back with its FTP daemon listening 60 s after a restart")
 
 
 @dataclass

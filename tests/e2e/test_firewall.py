@@ -5,11 +5,9 @@ import json
 import os
 import re
 import socket
-import subprocess
-import time
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, group, nft_table, recap
+from conftest import ROOT, ansible_playbook, focus, group, nft_table, recap, restart
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 LISTENERS = (1433, 3306, 8080)
@@ -226,16 +224,8 @@ def test_ruleset_survives_a_restart(server, client):
     if not os.environ.get("MOLECULE_INVENTORY_FILE"):
         pytest.skip("restarting the host is shown on the Molecule containers only")
     before = nft_table(server)
-    subprocess.run(["podman", "restart", server.name], check=True, capture_output=True)
+    restart(server)
     port = server.settings["ftp_server_control_port"]
-    for _ in range(120):
-        try:
-            state = server.node.run("systemctl is-system-running").stdout.strip()
-            if state in ("running", "degraded") and server.node.socket(f"tcp://:::{port}").is_listening:
-                break
-        except RuntimeError:
-            pass   # testinfra's ssh: no SSH yet while the host boots
-        time.sleep(0.5)
     assert nft_table(server) == before
     assert probe(client, server.address, port) == {port: "open"}
     # At boot the table is in force before the FTP daemon starts: no window with the host open.
