@@ -3,7 +3,8 @@
 in active mode, and compare what was seen with the firewall policy.
 
     ftp_audit.py SPEC.json   prints a JSON report; SPEC (written by playbooks/audit.yml) holds
-                             address, vantage, rules [{ports, sources}], probe, ftp {port, user, ...}
+                             targets [{address, vantage}] (one per address family), rules [{ports,
+                             sources}], probe, ftp {port, user, ...}
 """
 
 import concurrent.futures
@@ -67,8 +68,8 @@ class Resuming(ftplib.FTP_TLS):
         return conn, size
 
 
-def transfer(spec, passive):
-    """Log in, upload and download 256 KiB; returns 'ok' or what went wrong."""
+def transfer(spec, address, passive):
+    """Log in, upload and download 256 KiB (over IPv6 ftplib speaks EPSV/EPRT); 'ok' or what went wrong."""
     ftp_spec = spec["ftp"]
     if ftp_spec.get("tls"):
         context = ssl.create_default_context(cadata=ftp_spec.get("ca") or None)
@@ -78,7 +79,7 @@ def transfer(spec, passive):
     data = os.urandom(256 * 1024)
     name = f"audit-{'passive' if passive else 'active'}.bin"
     try:
-        ftp.connect(spec["address"], ftp_spec["port"])
+        ftp.connect(address, ftp_spec["port"])
         ftp.login(ftp_spec["user"], ftp_spec["password"])
         if ftp_spec.get("tls"):
             ftp.prot_p()
@@ -95,10 +96,8 @@ def transfer(spec, passive):
     return "ok" if same else "failed: the copy differs"
 
 
-def main(path):
-    with open(path, encoding="utf-8") as f:
-        spec = json.load(f)
-    address, vantage = spec["address"], spec["vantage"]
+def audit(spec, address, vantage):
+    """The report for one address of the server, seen from the vantage host's address in that family."""
     todo = ports(spec)
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
         seen = dict(zip(todo, pool.map(lambda p: probe(address, p), todo)))
@@ -110,12 +109,19 @@ def main(path):
         rows.append({"port": port, "expected": want, "observed": got, "verdict": "ok" if ok else "MISMATCH"})
     report = {"address": address, "vantage": vantage, "ports": rows}
     if spec.get("ftp"):
-        report["passive"] = transfer(spec, passive=True)
-        report["active"] = transfer(spec, passive=False) if spec["ftp"].get("active", True) else "off"
+        report["passive"] = transfer(spec, address, passive=True)
+        report["active"] = transfer(spec, address, passive=False) if spec["ftp"].get("active", True) else "off"
     report["failed"] = any(r["verdict"] != "ok" for r in rows) or any(
         report.get(mode, "ok").startswith("failed") for mode in ("passive", "active"))
-    report["table"] = table(report)
-    print(json.dumps(report))
+    return report
+
+
+def main(path):
+    with open(path, encoding="utf-8") as f:
+        spec = json.load(f)
+    reports = [audit(spec, t["address"], t["vantage"]) for t in spec["targets"]]
+    print(json.dumps({"targets": reports, "failed": any(r["failed"] for r in reports),
+                      "table": [line for r in reports for line in table(r)]}))
 
 
 def table(report):

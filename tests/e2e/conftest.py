@@ -78,6 +78,24 @@ def ipv4(host):
     return host.check_output("ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
 
 
+def ipv6(host):
+    """A host's global IPv6 address, or "" on a network without IPv6."""
+    return host.check_output("ip -6 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1")
+
+
+FAMILIES = ["ipv4", "ipv6"]
+
+
+def address_in(server, client, family):
+    """The server's address in the family (FAMILIES); a skip where client or server has no IPv6."""
+    if family == "ipv4":
+        return server.address
+    address = server.address6
+    if not (address and client.address6):
+        pytest.skip("no IPv6 between client and server on this network")
+    return address
+
+
 @dataclass
 class Server:
     name: str
@@ -87,6 +105,10 @@ class Server:
     @property
     def address(self):
         return ipv4(self.node)
+
+    @property
+    def address6(self):
+        return ipv6(self.node)
 
     @property
     def passive_range(self):
@@ -103,6 +125,10 @@ class Client:
     @property
     def address(self):
         return ipv4(self.node)
+
+    @property
+    def address6(self):
+        return ipv6(self.node)
 
     def run(self, script, **env):
         """Run a shell script on the client, with env passed as shell variables."""
@@ -203,7 +229,8 @@ def restart(server):
     for _ in range(120):
         try:
             state = server.node.run("systemctl is-system-running").stdout.strip()
-            if state in ("running", "degraded") and server.node.socket(f"tcp://:::{port}").is_listening:
+            listening = any(server.node.socket(f"tcp://{a}:{port}").is_listening for a in ("0.0.0.0", "::"))
+            if state in ("running", "degraded") and listening:
                 return
         except RuntimeError:
             pass   # testinfra's ssh: no SSH yet while the host boots

@@ -25,6 +25,9 @@ def test_audit_passes_and_prints_the_table(server, client):
         assert row in output, output[-3000:]
     active = "active transfer: ok" if server.settings["ftp_server_active_enabled"] else "active transfer: off"
     assert active in output
+    if server.address6 and client.address6:   # and over IPv6, the same policy
+        assert f"{server.address6} seen from {client.address6}" in output, output[-3000:]
+        assert output.count(active) == 2 and output.count("passive transfer: ok") == 2, output[-3000:]
 
 
 @pytest.fixture

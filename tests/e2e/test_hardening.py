@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from conftest import FAMILIES, address_in
 
 # Send PORT/EPRT naming the given address and port; report the server's reply.
 PORT = """
@@ -11,8 +12,12 @@ host, user, password, target, port = sys.argv[1:6]
 ftp = ftplib.FTP(host, timeout=20)
 ftp.login(user, password)
 replies = {}
-for name, cmd in (("PORT", "PORT %s,%d,%d" % (target.replace(".", ","), int(port) // 256, int(port) % 256)),
-                  ("EPRT", "EPRT |1|%s|%s|" % (target, port))):
+if ":" in target:   # IPv6: EPRT alone (RFC 2428)
+    commands = [("EPRT", "EPRT |2|%s|%s|" % (target, port))]
+else:
+    commands = [("PORT", "PORT %s,%d,%d" % (target.replace(".", ","), int(port) // 256, int(port) % 256)),
+                ("EPRT", "EPRT |1|%s|%s|" % (target, port))]
+for name, cmd in commands:
     try:
         replies[name] = ftp.sendcmd(cmd)
     except ftplib.Error as e:
@@ -39,22 +44,34 @@ print(json.dumps(replies))
 """
 
 
-def test_bounce_to_a_third_host_is_refused(server, client):
-    # The third host: the network's gateway, neither the client nor the server.
-    third = client.node.check_output("ip -4 route show default | awk '{print $3}'")
-    replies = client.python(PORT, server.address, client.user, client.password, third, 40000)
+def own(client, family):
+    """The client's own address in the family, and a third host's: the network's gateway."""
+    if family == "ipv4":
+        return client.address, client.node.check_output("ip -4 route show default | awk '{print $3}'")
+    return client.address6, client.node.check_output("ip -6 route show default | awk '{print $3}'")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_bounce_to_a_third_host_is_refused(server, client, family):
+    host = address_in(server, client, family)
+    dummy, third = own(client, family)
+    replies = client.python(PORT, host, client.user, client.password, third, 40000)
     assert all(r[0] == "5" for r in replies.values()), replies
 
 
-def test_port_to_a_privileged_port_is_refused(server, client):
-    replies = client.python(PORT, server.address, client.user, client.password, client.address, 25)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_port_to_a_privileged_port_is_refused(server, client, family):
+    host = address_in(server, client, family)
+    replies = client.python(PORT, host, client.user, client.password, own(client, family)[0], 25)
     assert all(r[0] == "5" for r in replies.values()), replies
 
 
-def test_port_to_the_client_itself_is_not_refused(server, client):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_port_to_the_client_itself_is_not_refused(server, client, family):
     """The refusals above are about the target: the same commands naming the client itself pass the
     policy (200, or 425 from a server that connects at once and finds nothing listening)."""
-    replies = client.python(PORT, server.address, client.user, client.password, client.address, 40000)
+    host = address_in(server, client, family)
+    replies = client.python(PORT, host, client.user, client.password, own(client, family)[0], 40000)
     assert all(r[:3] in ("200", "425") for r in replies.values()), replies
 
 
@@ -159,9 +176,11 @@ def test_password_guessing_is_delayed_then_cut_off(server, client):
     assert seen["after"].startswith("closed"), seen
 
 
-def test_per_address_cap_refuses_one_more(server, client):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_per_address_cap_refuses_one_more(server, client, family):
+    host = address_in(server, client, family)
     limit = server.settings["ftp_server_max_per_ip"]
-    seen = client.python(FLOOD, server.address, limit)
+    seen = client.python(FLOOD, host, limit)
     assert seen["welcomed"] == limit and seen["refused"].startswith("421"), seen
 
 

@@ -1,19 +1,21 @@
-"""Real clients move a 20 MB random file up and down, in passive and in active mode, in cleartext
-(lftp would otherwise try AUTH TLS where the server offers it; test_tls.py covers FTPS)."""
+"""Real clients move a 20 MB random file up and down, in passive and in active mode, over IPv4 and (where
+client and server have it) IPv6, in cleartext (lftp would otherwise try AUTH TLS where the server offers
+it; test_tls.py covers FTPS). Over IPv6 the clients must speak EPSV and EPRT (RFC 2428)."""
 
 import re
 
 import pytest
-from conftest import random_file
+from conftest import FAMILIES, address_in, random_file
 
-# Each tool uploads $SAMPLE as $NAME into upload/, downloads it back to $BACK, and shows the protocol
-# dialogue on stderr. $ACTIVE is "on" for active mode.
+# Each tool uploads $SAMPLE as $NAME into upload/ of $HOST ($SERVER: as a URL names it, IPv6 in
+# brackets), downloads it back to $BACK, and shows the protocol dialogue on stderr. $ACTIVE is "on" for
+# active mode.
 SCRIPTS = {
     "lftp": """
         if [ "$ACTIVE" = on ]; then passive=off; else passive=on; fi
         lftp -c "debug 5; set cmd:fail-exit yes; set xfer:clobber on; set net:max-retries 1;
           set net:timeout 20; set ftp:passive-mode $passive; set ftp:ssl-allow no;
-          open -u $FTP_USER,$FTP_PASSWORD $SERVER; cd upload;
+          open -u $FTP_USER,$FTP_PASSWORD ftp://$SERVER; cd upload;
           put $SAMPLE -o $NAME; get $NAME -o $BACK"
     """,
     "curl": """
@@ -22,6 +24,23 @@ SCRIPTS = {
           -T $SAMPLE "ftp://$SERVER/upload/$NAME"
         curl -sS -v --fail --max-time 60 $mode --user "$FTP_USER:$FTP_PASSWORD" \\
           -o $BACK "ftp://$SERVER/upload/$NAME"
+    """,
+    # ftplib picks EPSV/EPRT by itself on an IPv6 connection, PASV/PORT on IPv4.
+    "ftplib": """
+        python3 - "$HOST" "$FTP_USER" "$FTP_PASSWORD" "$SAMPLE" "$NAME" "$BACK" "$ACTIVE" <<'EOF' 1>&2
+import ftplib, sys
+host, user, password, sample, name, back, active = sys.argv[1:]
+ftp = ftplib.FTP(host, timeout=30)
+ftp.set_debuglevel(1)
+ftp.login(user, password)
+ftp.set_pasv(active != "on")
+ftp.cwd("upload")
+with open(sample, "rb") as f:
+    ftp.storbinary("STOR " + name, f)
+with open(back, "wb") as f:
+    ftp.retrbinary("RETR " + name, f.write)
+ftp.quit()
+EOF
     """,
 }
 
@@ -41,15 +60,18 @@ def sample(server, client):
     return random_file(client, f"/tmp/e2e-sample-{server.name}.bin", "20M")
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("mode", ["passive", "active"])
 @pytest.mark.parametrize("tool", sorted(SCRIPTS))
-def test_round_trip(server, client, sample, tool, mode):
+def test_round_trip(server, client, sample, tool, mode, family):
     if mode == "active" and not server.settings["ftp_server_active_enabled"]:
         pytest.fail("active mode is off in this inventory; the transfer matrix needs it on")
-    name = f"{tool}-{mode}.bin"
+    host = address_in(server, client, family)
+    name = f"{tool}-{mode}-{family}.bin"
     back = f"/tmp/e2e-{server.name}-{name}"
     result = client.run(
-        SCRIPTS[tool], SERVER=server.address, FTP_USER=client.user, FTP_PASSWORD=client.password,
+        SCRIPTS[tool], HOST=host, SERVER=f"[{host}]" if family == "ipv6" else host,
+        FTP_USER=client.user, FTP_PASSWORD=client.password,
         SAMPLE=sample.path, NAME=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
     )
     assert result.rc == 0, result.stderr[-2000:]
@@ -63,3 +85,5 @@ def test_round_trip(server, client, sample, tool, mode):
     else:
         assert not ports, f"active transfer used passive mode: {ports}"
         assert ACTIVE_COMMAND.search(dialogue), "no PORT/EPRT command seen"
+    if family == "ipv6":
+        assert re.search(r"\bEPSV\b" if mode == "passive" else r"\bEPRT \|2\|", dialogue), dialogue[-2000:]

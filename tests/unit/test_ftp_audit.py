@@ -4,7 +4,7 @@ import pytest
 from ftp_audit import expected, ports, span, table
 
 FTP = {"ports": ["21", "50000-50049"]}
-SSH = {"ports": [22], "sources": ["192.0.2.0/24"]}
+SSH = {"ports": [22], "sources": ["192.0.2.0/24", "2001:db8:1::/48"]}   # a mixed list
 
 
 @pytest.mark.parametrize("value, pair", [(21, (21, 21)), ("21", (21, 21)), ("50000-50049", (50000, 50049))])
@@ -19,6 +19,10 @@ def test_span(value, pair):
     (22, "192.0.2.9", "reachable"),       # a management source
     (22, "198.51.100.7", "filtered"),     # anyone else
     (3306, "192.0.2.9", "filtered"),
+    (21, "2001:db8:9::7", "reachable"),  # IPv6: the same policy
+    (22, "2001:db8:1::9", "reachable"),
+    (22, "2001:db8:9::7", "filtered"),
+    (22, "::ffff:192.0.2.9", "filtered"),  # an IPv4-mapped address is not the IPv4 source
 ])
 def test_expected(port, vantage, want):
     assert expected(port, [FTP, SSH], vantage) == want

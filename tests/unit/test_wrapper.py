@@ -78,16 +78,21 @@ def test_foreign_table_is_left_alone_unless_adopted(tmp_path):
     wrapper.owned(FakeModule(), "table inet t {}", "t", stamp, adopt=False)
 
 
-@pytest.mark.parametrize("connection, refused", [
-    ("203.0.113.5 50000 10.0.0.1 22", True),
-    ("192.0.2.10 50000 10.0.0.1 22", False),
-    ("", False),                       # not over SSH: nothing to check
+@pytest.mark.parametrize("sources, connection, refused", [
+    (["192.0.2.10"], "203.0.113.5 50000 10.0.0.1 22", True),
+    (["192.0.2.10"], "192.0.2.10 50000 10.0.0.1 22", False),
+    (["192.0.2.10"], "", False),                                 # not over SSH: nothing to check
+    # A mixed list admits each family from its own entries.
+    (["192.0.2.10", "2001:db8::/64"], "2001:db8::7 50000 2001:db8::1 22", False),
+    (["192.0.2.10", "2001:db8::/64"], "2001:db8:1::7 50000 2001:db8::1 22", True),
+    # A v6-only list shuts out a controller that comes over IPv4: refused.
+    (["2001:db8::/64"], "192.0.2.10 50000 10.0.0.1 22", True),
 ])
-def test_lockout_check(monkeypatch, connection, refused):
+def test_lockout_check(monkeypatch, sources, connection, refused):
     monkeypatch.setenv("SSH_CONNECTION", connection)
-    policy = build({"management": {"sources": ["192.0.2.10"]}})
+    policy = build({"management": {"sources": sources}})
     if refused:
-        with pytest.raises(Failed, match="would drop a new connection from 203.0.113.5 to port 22"):
+        with pytest.raises(Failed, match=f"would drop a new connection from {connection.split()[0]} to port 22"):
             wrapper.check_lockout(FakeModule(), policy)
     else:
         wrapper.check_lockout(FakeModule(), policy)
