@@ -41,6 +41,10 @@ BAD = {
         {"ftp_server_pasv_address": "ftp.example.org"},
         "A host name is accepted only with ftp_server_pasv_address_resolve: true",
     ),
+    "link-local IPv6 listener": (
+        {"ftp_server_pasv_address": "192.0.2.7", "ftp_server_ipv6_address": "fe80::1"},
+        "not link-local",
+    ),
     "certificate without its key": (
         {"ftp_server_tls": "required", "ftp_server_tls_certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n"},
         "must both be PEM text",
