@@ -59,3 +59,27 @@ def test_switching_backends_and_back(server, client):
             assert (opening in table) != server.settings["host_firewall_helper_mode"], table
     finally:
         converge(server, first)
+
+
+def test_announcing_an_address_and_back(server):
+    """vsftpd's IPv6 instance comes with ftp_server_pasv_address and goes with it (stopped and disabled,
+    or the dual-stack main instance could not bind port 21 on IPv6 again); implicit FTPS alike."""
+    focus(server, "backend_switch")
+    if server.settings["ftp_server_backend"] != "vsftpd" or server.settings.get("ftp_server_pasv_address"):
+        pytest.skip("shown on a vsftpd server that announces no address")
+    if not server.address6:
+        pytest.skip("no IPv6 on this network: the IPv6 instance is not wanted")
+    split = {"ftp_server_pasv_address": server.address, "ftp_server_tls_implicit": True}
+    try:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(split))
+        assert rc == 0, output[-3000:]
+        for unit in ("vsftpd-ipv6", "vsftpd-implicit"):
+            assert server.node.service(unit).is_running and server.node.service(unit).is_enabled
+    finally:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+    assert rc == 0, output[-3000:]
+    for unit in ("vsftpd-ipv6", "vsftpd-implicit"):
+        assert not server.node.service(unit).is_running and not server.node.service(unit).is_enabled
+    assert server.node.service("vsftpd").is_running
+    port = server.settings["ftp_server_control_port"]
+    assert server.node.check_output(f"ss -Hltn 'sport = :{port}' | awk '{{print $4}}'").split() == [f"*:{port}"]
