@@ -55,6 +55,8 @@ def own(client, family):
 def test_bounce_to_a_third_host_is_refused(server, client, family):
     host = address_in(server, client, family)
     dummy, third = own(client, family)
+    if not third:
+        pytest.skip(f"the client has no {family} default route: no third host to name")
     replies = client.python(PORT, host, client.user, client.password, third, 40000)
     assert all(r[0] == "5" for r in replies.values()), replies
 
