@@ -135,6 +135,16 @@ class Client:
         assigns = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
         return self.node.run(f"{assigns} bash -c {shlex.quote(script)}" if assigns else f"bash -c {shlex.quote(script)}")
 
+    def tool(self, *args):
+        """Run playbooks/files/ftp_client.py on the client (put there once) and parse its JSON output."""
+        if not getattr(self, "_tool", False):
+            text = (ROOT / "playbooks" / "files" / "ftp_client.py").read_text()
+            assert self.run('printf "%s" "$CODE" > /tmp/ftp_client.py', CODE=text).rc == 0
+            self._tool = True
+        result = self.node.run("python3 /tmp/ftp_client.py " + " ".join(shlex.quote(str(a)) for a in args))
+        assert result.rc == 0, result.stderr
+        return json.loads(result.stdout)
+
     def python(self, code, *args):
         """Run Python code on the client (its own python3 and ftplib) and parse its JSON output."""
         quoted = " ".join(shlex.quote(str(a)) for a in args)

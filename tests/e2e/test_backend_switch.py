@@ -9,7 +9,7 @@ from conftest import ROOT, ansible_playbook, focus, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 OTHER = {"vsftpd": "pyftpdlib", "pyftpdlib": "vsftpd"}
-SERVICE = {"vsftpd": "vsftpd", "pyftpdlib": "ftp-server"}
+SERVICE = {"vsftpd": "vsftpd.socket", "pyftpdlib": "ftp-server"}
 
 # Upload a new file, download one left by the backend before; prints the downloaded bytes.
 ROUND = """
@@ -61,25 +61,26 @@ def test_switching_backends_and_back(server, client):
         converge(server, first)
 
 
-def test_announcing_an_address_and_back(server):
-    """vsftpd's IPv6 instance comes with ftp_server_pasv_address and goes with it (stopped and disabled,
-    or the dual-stack main instance could not bind port 21 on IPv6 again); implicit FTPS alike."""
+def test_implicit_ftps_on_and_off(server):
+    """vsftpd's implicit FTPS socket comes with ftp_server_tls_implicit and goes with it (stopped and
+    disabled); announcing an address changes no listener (both families, one socket unit)."""
     focus(server, "backend_switch")
-    if server.settings["ftp_server_backend"] != "vsftpd" or server.settings.get("ftp_server_pasv_address"):
-        pytest.skip("shown on a vsftpd server that announces no address")
-    if not server.address6:
-        pytest.skip("no IPv6 on this network: the IPv6 instance is not wanted")
-    split = {"ftp_server_pasv_address": server.address, "ftp_server_tls_implicit": True}
+    if server.settings["ftp_server_backend"] != "vsftpd" or server.settings["ftp_server_tls_implicit"]:
+        pytest.skip("shown on a vsftpd server without implicit FTPS")
+    port = server.settings["ftp_server_control_port"]
+    listeners = f"ss -Hltn 'sport = :{port}' | awk '{{print $4}}' | sort"
+    before = server.node.check_output(listeners)
+    on = {"ftp_server_pasv_address": server.address, "ftp_server_tls_implicit": True}
     try:
-        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(split))
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(on))
         assert rc == 0, output[-3000:]
-        for unit in ("vsftpd-ipv6", "vsftpd-implicit"):
-            assert server.node.service(unit).is_running and server.node.service(unit).is_enabled
+        implicit = server.node.service("vsftpd-implicit.socket")
+        assert implicit.is_running and implicit.is_enabled
+        assert server.node.check_output(listeners) == before
     finally:
         rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
     assert rc == 0, output[-3000:]
-    for unit in ("vsftpd-ipv6", "vsftpd-implicit"):
-        assert not server.node.service(unit).is_running and not server.node.service(unit).is_enabled
-    assert server.node.service("vsftpd").is_running
-    port = server.settings["ftp_server_control_port"]
-    assert server.node.check_output(f"ss -Hltn 'sport = :{port}' | awk '{{print $4}}'").split() == [f"*:{port}"]
+    implicit = server.node.service("vsftpd-implicit.socket")
+    assert not implicit.is_running and not implicit.is_enabled
+    assert server.node.service("vsftpd.socket").is_running
+    assert server.node.check_output(listeners) == before

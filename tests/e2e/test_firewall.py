@@ -276,5 +276,5 @@ def test_ruleset_survives_a_restart(server, client):
     # At boot the table is in force before the FTP daemon starts: no window with the host open.
     loaded = server.node.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value nftables.service")
     started = server.node.check_output(
-        f"systemctl show -p ExecMainStartTimestampMonotonic --value {server.settings['__ftp_server_service']}")
+        f"systemctl show -p ActiveEnterTimestampMonotonic --value {server.settings['__ftp_server_service']}")
     assert 0 < int(loaded) <= int(started), (loaded, started)

@@ -164,6 +164,9 @@ for i in range(limit + 1):
     except ftplib.Error as e:
         refused = str(e)
         break
+    except EOFError:
+        refused = "closed before the greeting"
+        break
 for ftp in held:
     ftp.close()
 print(json.dumps({"welcomed": len(held), "refused": refused}))
@@ -183,7 +186,9 @@ def test_per_address_cap_refuses_one_more(server, client, family):
     host = address_in(server, client, family)
     limit = server.settings["ftp_server_max_per_ip"]
     seen = client.python(FLOOD, host, limit)
-    assert seen["welcomed"] == limit and seen["refused"].startswith("421"), seen
+    # pyftpdlib answers 421; vsftpd's socket (systemd's MaxConnectionsPerSource) closes the connection.
+    refusal = "421" if server.settings["ftp_server_backend"] == "pyftpdlib" else "closed before the greeting"
+    assert seen["welcomed"] == limit and (seen["refused"] or "").startswith(refusal), seen
 
 
 # Garbage on the control connection: an over-long line, broken PORT/EPRT forms after login, a flood of

@@ -21,21 +21,19 @@ def test_config_carries_managed_header(server):
 
 
 def test_listeners_per_family(server):
-    """Both families reach the daemon. One dual-stack socket, except vsftpd announcing an address:
-    its main instance then listens on IPv4 alone (on a dual-stack socket it would announce 0,0,0,0) and
-    a second instance, vsftpd-ipv6, on the host's IPv6 address."""
+    """Both families reach the daemon. pyftpdlib: one dual-stack socket. vsftpd: systemd's socket, with
+    IPv4 and IPv6 apart (on a dual-stack socket vsftpd would announce 0,0,0,0 for an address it is
+    told to announce), whether an address is announced or not; no daemon of its own listens."""
     port = server.settings["ftp_server_control_port"]
-    listening = server.node.check_output(f"ss -Hltn 'sport = :{port}' | awk '{{print $4}}'").split()
-    address6 = server.address6
-    split = server.settings["ftp_server_backend"] == "vsftpd" and server.settings.get("ftp_server_pasv_address")
-    if split and address6:
-        assert sorted(listening) == sorted([f"0.0.0.0:{port}", f"[{address6}]:{port}"]), listening
-        assert server.node.service("vsftpd-ipv6").is_running
-    elif split:   # no IPv6 on this host: IPv4 alone
-        assert listening == [f"0.0.0.0:{port}"], listening
+    listening = server.node.check_output(f"ss -Hltnp 'sport = :{port}' | awk '{{print $4, $6}}'").splitlines()
+    addresses = sorted(line.split()[0] for line in listening)
+    if server.settings["ftp_server_backend"] == "vsftpd":
+        assert addresses == sorted([f"0.0.0.0:{port}", f"[::]:{port}"]), listening
+        assert all('"systemd"' in line for line in listening), listening
+        for legacy in server.settings["__ftp_server_legacy_units"]:
+            assert not server.node.service(legacy).is_running, legacy
     else:
-        assert listening in ([f"*:{port}"], [f"[::]:{port}"]), listening
-        assert not server.node.service("vsftpd-ipv6").is_running
+        assert addresses in ([f"*:{port}"], [f"[::]:{port}"]), listening
 
 
 def test_pasv_announces_the_configured_address(server, client):

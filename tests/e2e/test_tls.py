@@ -26,30 +26,12 @@ SCRIPTS = {
             $args "ftp://$NAME/upload/$FILE" || exit 1
         done
     """,
-    "ftplib": """
-        python3 - <<'EOF'
-import ftplib, os, ssl
-class Resuming(ftplib.FTP_TLS):
-    # Data connections resume the control connection's TLS session (plain ftplib starts new ones).
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
-env = os.environ
-ftp = Resuming(context=ssl.create_default_context(cafile=env["CA"]), timeout=30)
-ftp.set_debuglevel(1)
-ftp.connect(env["NAME"], 21)
-ftp.login(env["FTP_USER"], env["FTP_PASSWORD"])
-ftp.prot_p()
-ftp.set_pasv(env["ACTIVE"] != "on")
-ftp.cwd("upload")
-with open(env["SAMPLE"], "rb") as f:
-    ftp.storbinary("STOR " + env["FILE"], f)
-with open(env["BACK"], "wb") as f:
-    ftp.retrbinary("RETR " + env["FILE"], f.write)
-ftp.quit()
-EOF
+    "rclone": """
+        # Go's TLS (rclone has no active mode). The CA through Go's own variable; the password obscured.
+        export SSL_CERT_FILE=$CA
+        opts="--ftp-host $NAME --ftp-user $FTP_USER --ftp-pass $(rclone obscure "$FTP_PASSWORD") --ftp-explicit-tls
+          --retries 1 --low-level-retries 1 --contimeout 20s --timeout 60s -vv --dump bodies"
+        rclone copyto $opts "$SAMPLE" ":ftp:upload/$FILE" && rclone copyto $opts ":ftp:upload/$FILE" "$BACK"
     """,
 }
 
@@ -120,13 +102,18 @@ def sample(server, client):
     return random_file(client, f"/tmp/e2e-tls-sample-{server.name}.bin", "5M")
 
 
-@pytest.mark.parametrize("mode", ["passive", "active"])
-@pytest.mark.parametrize("tool", sorted(SCRIPTS))
+@pytest.mark.parametrize("tool,mode", [(t, m) for t in [*SCRIPTS, "ftplib"] for m in ("passive", "active")
+                                       if (t, m) != ("rclone", "active")])
 def test_round_trip_over_tls(server, client, tls, sample, tool, mode):
     if mode == "active" and not server.settings["ftp_server_active_enabled"]:
         pytest.fail("active mode is off in this inventory; the TLS matrix needs it on")
     name = f"tls-{tool}-{mode}.bin"
     back = f"/tmp/e2e-{server.name}-{name}"
+    if tool == "ftplib":   # a resuming ftplib.FTP_TLS (playbooks/files/ftp_client.py)
+        seen = client.tool("many", tls.name, "--user", client.user, "--password", client.password,
+                           "--ca", tls.ca, "--files", 3, *(["--active"] if mode == "active" else []))
+        assert seen.get("intact") == 3, seen
+        return
     result = client.run(
         SCRIPTS[tool], NAME=tls.name, CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password,
         SAMPLE=sample.path, FILE=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
@@ -210,8 +197,11 @@ def test_weak_tls_refused(client, tls, options):
 
 
 @pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
-def test_modern_tls_accepted(client, tls, version):
+def test_modern_tls_accepted(server, client, tls, version):
     ok, output = handshake(client, tls, version)
+    if not offered(server, version[4:].replace("_", ".")):
+        assert not ok and "alert protocol version" in output, output[-1500:]
+        return
     assert ok, output[-1500:]
     cipher = output.split("Cipher is ", 1)[1].split()[0]
     assert "GCM" in cipher or "CHACHA20" in cipher, cipher
@@ -287,3 +277,136 @@ def test_certificate_from_the_inventory(client, tls, own_certificate):
     assert result.rc == 0, result.stderr
     result = client.run(LIST, CA=tls.ca, U=client.user, P=client.password, NAME=tls.name)
     assert result.rc == 60, result.stderr   # the role's CA did not sign what is served now
+
+
+def offered(server, version):
+    """Whether the backend offers this TLS version: vsftpd TLS 1.2 only (vsftpd-openssl.cnf.j2 says why)."""
+    return version == "1.2" or server.settings["ftp_server_backend"] != "vsftpd"
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+@pytest.mark.parametrize("direction", ["get", "put"])
+def test_another_connection_cannot_take_the_data(server, client, tls, direction, version):
+    """A second control connection from the client's own address (a host behind the same NAT) does AUTH
+    TLS and FEAT, keeps its TLS session, and offers it on the passive port the victim waits on with RETR
+    or STOR: refused, 0 bytes out, 0 bytes stored; the victim then moves its file with its own session."""
+    seen = client.tool("steal", tls.name, direction, "--user", client.user, "--password", client.password,
+                       "--ca", tls.ca, "--tls", version)
+    if not offered(server, version):
+        assert "PROTOCOL_VERSION" in seen.get("error", ""), seen
+        return
+    if not server.settings["ftp_server_tls_session_reuse"]:
+        # The protection off (the egress scenario): the same attack takes the file, or stores its bytes.
+        assert seen.get("received", seen.get("stored_by_attacker")) in (200_000, 100_000), seen
+        return
+    assert seen["attacker_handshake"] == "ok", seen   # it did reach the port: the refusal is the server's
+    assert seen["attacker_resumed"] is False, seen
+    assert seen["victim_reply"][:3] in ("522", "425"), seen
+    if direction == "get":
+        assert seen["received"] == 0, seen
+    else:
+        assert seen["stored_by_attacker"] == 0, seen
+    assert seen["victim_retry"].startswith("ok"), seen
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_one_session_many_files(server, client, tls, version):
+    """A resuming ftplib moves 50 files through one login: every data connection resumes the session."""
+    if tls.mode != "required":
+        pytest.skip("shown where TLS is required (the tls scenario, both backends)")
+    if not offered(server, version):
+        pytest.skip(f"TLS {version} is not offered by vsftpd (test_another_connection_cannot_take_the_data "
+                    "checks the refusal)")
+    seen = client.tool("many", tls.name, "--user", client.user, "--password", client.password, "--ca", tls.ca,
+                       "--tls", version)
+    assert seen.get("intact") == 50 and seen["tls"] == f"TLSv{version}", seen
+
+
+# Clients that open several control connections at once, or many data connections on one: 50 files up
+# and back. Each prints nothing on success; the checksums are compared after.
+PARALLEL = {
+    "lftp mirror --parallel=4": """
+        lftp -c "set cmd:fail-exit yes; set net:max-retries 2; set net:timeout 20; set ssl:ca-file $CA;
+          set ftp:ssl-force yes; set ftp:ssl-protect-data yes; open -u $FTP_USER,$FTP_PASSWORD $NAME;
+          mkdir -p upload/$DIR; mirror -R --parallel=4 $SRC upload/$DIR; mirror --parallel=4 upload/$DIR $DST"
+    """,
+    "rclone copy --transfers 4": """
+        export SSL_CERT_FILE=$CA
+        opts="--ftp-host $NAME --ftp-user $FTP_USER --ftp-pass $(rclone obscure "$FTP_PASSWORD") --ftp-explicit-tls
+          --transfers 4 --checkers 4 --retries 1 --low-level-retries 1 --contimeout 20s --timeout 60s"
+        rclone copy $opts $SRC ":ftp:upload/$DIR" && rclone copy $opts ":ftp:upload/$DIR" $DST
+    """,
+    "curl, 50 URLs in one command": """
+        up=(); down=()
+        for f in $SRC/*; do b=$(basename $f); up+=(-T $f "ftp://$NAME/upload/$DIR/$b");
+          down+=(-o $DST/$b "ftp://$NAME/upload/$DIR/$b"); done
+        curl -sS --fail --ssl-reqd --ftp-create-dirs --cacert $CA --user "$FTP_USER:$FTP_PASSWORD" "${up[@]}" &&
+        curl -sS --fail --ssl-reqd --cacert $CA --user "$FTP_USER:$FTP_PASSWORD" "${down[@]}"
+    """,
+}
+
+
+@pytest.mark.parametrize("how", sorted(PARALLEL))
+def test_many_files_and_parallel_clients(server, client, tls, how):
+    """lftp's parallel mirror and curl's many URLs pass under session binding. rclone does not with its
+    parallel transfers: it keeps one TLS session per server for all its control connections (Go's
+    session cache is keyed by server name), so the data connections of all but one offer another
+    connection's session and get 522. The role's answer for such a client: ftp_server_tls_session_reuse
+    false (the egress scenario), where it passes."""
+    reuse = server.settings["ftp_server_tls_session_reuse"]
+    if tls.mode != "required" and reuse:
+        pytest.skip("shown where TLS is required (tls scenario, both backends) and where reuse is off (egress)")
+    slug = re.sub(r"\W+", "-", how).strip("-")
+    src, dst = f"/tmp/e2e-par-src-{server.name}", f"/tmp/e2e-par-{slug}-{server.name}"
+    result = client.run(
+        'rm -rf "$DST"; mkdir -p "$SRC" "$DST"; for i in $(seq 1 50); do head -c $((1000 + i * 37)) /dev/urandom'
+        ' > "$SRC/f$i.bin"; done\n{ ' + PARALLEL[how] + '\n}; rc=$?; diff -r "$SRC" "$DST" && exit $rc',
+        SRC=src, DST=dst, DIR=slug, NAME=tls.name, CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password,
+    )
+    output = (result.stdout + result.stderr)[-3000:]
+    if how.startswith("rclone") and reuse:
+        assert result.rc != 0 and "522 SSL connection failed" in output, output
+    else:
+        assert result.rc == 0, output
+
+
+@pytest.mark.parametrize("group", ["X25519", "P-256"])
+def test_key_exchange_groups(server, client, tls, group):
+    """What current clients offer first. vsftpd fixes P-256 in its code (SSL_CTX_set_tmp_ecdh): it
+    refuses X25519 alone, which every client also offering P-256 gets past (rclone, curl, lftp above)."""
+    ok, output = handshake(client, tls, "-groups", group)
+    if group == "X25519" and server.settings["ftp_server_backend"] == "vsftpd":
+        assert not ok, output[-1500:]
+    else:
+        assert ok, output[-1500:]
+
+
+def test_greeting_names_no_daemon(server, client, tls):
+    """The greeting is the role's text, and nothing before login names the daemon or its version: not
+    the replies to FEAT, SYST, HELP, STAT or SITE HELP, nor what nmap's version scan makes of them."""
+    seen = client.tool("greeting", tls.name)
+    assert seen["greeting"] == "220 " + server.settings["ftp_server_banner"], seen
+    text = json.dumps(seen).lower()
+    assert not re.search(r"vsftpd|pyftpdlib|\d+\.\d+\.\d+", text), seen
+    version = server.node.check_output(
+        "dpkg-query -W -f '${Version}' vsftpd" if server.settings["ftp_server_backend"] == "vsftpd"
+        else f"{server.settings['__ftp_server_venv']}/bin/python -c 'import pyftpdlib; print(pyftpdlib.__ver__)'")
+    version = version.split("-")[0]
+    scan = client.run('nmap -Pn -sV -p 21 "$NAME"', NAME=tls.name)
+    assert scan.rc == 0, scan.stderr
+    line = next(x for x in scan.stdout.splitlines() if x.startswith("21/tcp"))
+    assert "open" in line and version not in line, line
+
+
+def test_ticket_lifetime(server, client, tls):
+    """TLS 1.2 tickets: pyftpdlib announces a day (its keys live as long as the control connection).
+    vsftpd announces 2^31 s (its code sets that when session reuse is required), but its keys, too, die
+    with the connection's process: a ticket is good for nothing after the session ends."""
+    ok, output = handshake(client, tls, "-tls1_2")
+    assert ok, output[-1500:]
+    hint = re.search(r"lifetime hint: (\d+)", output)
+    assert hint, output[-1500:]
+    if server.settings["ftp_server_backend"] == "vsftpd":
+        assert int(hint.group(1)) == 2**31 - 1, hint.group(0)
+    else:
+        assert 0 < int(hint.group(1)) <= 86400, hint.group(0)
