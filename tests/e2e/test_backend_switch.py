@@ -11,18 +11,32 @@ PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 OTHER = {"vsftpd": "pyftpdlib", "pyftpdlib": "vsftpd"}
 SERVICE = {"vsftpd": "vsftpd.socket", "pyftpdlib": "ftp-server"}
 
-# Upload a new file, download one left by the backend before; prints the downloaded bytes.
+# Upload a new file; read one left by the backend before, then overwrite it, append to it, rename it
+# and delete it (its owner may, whichever backend wrote it). Prints what was read and each reply.
 ROUND = """
-import ftplib, io, sys
+import ftplib, io, json, sys
 host, user, password, new, old = sys.argv[1:6]
 ftp = ftplib.FTP(host, timeout=20)
 ftp.login(user, password)
-ftp.storbinary("STOR upload/" + new, io.BytesIO(new.encode()))
-back = io.BytesIO()
+ftp.cwd("upload")
+ftp.storbinary("STOR " + new, io.BytesIO(new.encode()))
+seen = {"read": ""}
 if old != "-":
-    ftp.retrbinary("RETR upload/" + old, back.write)
+    back = io.BytesIO()
+    ftp.retrbinary("RETR " + old, back.write)
+    seen["read"] = back.getvalue().decode()
+    for step, call in [
+        ("overwrite", lambda: ftp.storbinary("STOR " + old, io.BytesIO(b"over"))),
+        ("append", lambda: ftp.storbinary("APPE " + old, io.BytesIO(b"more"))),
+        ("rename", lambda: ftp.rename(old, old + ".moved")),
+        ("delete", lambda: ftp.delete(old + ".moved")),
+    ]:
+        try:
+            seen[step] = call()
+        except ftplib.Error as err:
+            seen[step] = str(err)
 ftp.quit()
-print('"%s"' % back.getvalue().decode())
+print(json.dumps(seen))
 """
 
 
@@ -51,7 +65,9 @@ def test_switching_backends_and_back(server, client):
             assert not other.is_running and not other.is_enabled
             name = f"switch-{step}-{backend}.txt"
             seen = client.python(ROUND, server.address, client.user, client.password, name, previous)
-            assert seen == ("" if previous == "-" else previous), seen   # the upload before the switch is there
+            if previous != "-":   # the upload before the switch is there, and its owner may change it
+                assert seen["read"] == previous, seen
+                assert all(seen[step][:1] == "2" for step in ("overwrite", "append", "rename", "delete")), seen
             previous = name
             # The firewall still opens what the new backend exports (in helper mode: the range stays shut).
             table = server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}")

@@ -25,3 +25,49 @@ def test_transfers_are_logged_with_user_and_size(server, client):
     assert directions == ["i", "o"], log[-1000:]
     for entry in entries:
         assert entry[0] == "12345" and entry[6] == client.user and entry[-1] == "c", entry
+
+
+def test_transfer_log_rotates_and_the_daemon_keeps_writing(server, client):
+    """logrotate knows the transfer log (the role's rule), and after a forced rotation the next
+    transfer's line lands in the new file."""
+    path = server.settings["ftp_server_xferlog"]
+    debug = server.node.run("logrotate --debug /etc/logrotate.conf")
+    assert path in debug.stdout + debug.stderr, (debug.stdout + debug.stderr)[-2000:]
+    client.python(TRANSFER, server.address, client.user, client.password, f"log-{uuid.uuid4().hex[:8]}.bin")
+    server.node.run_expect([0], f"logrotate -f /etc/logrotate.d/ftp-server && test -e {path}.1")
+    name = f"log-{uuid.uuid4().hex[:8]}.bin"
+    client.python(TRANSFER, server.address, client.user, client.password, name)
+    assert f"/upload/{name}" in server.node.file(path).content_string
+    assert f"/upload/{name}" not in server.node.file(f"{path}.1").content_string
+
+
+# The time a file's MDTM reports, and the file's own modification time in UTC as the server's disk has it.
+MDTM = """
+import ftplib, io, json, sys
+host, user, password, name = sys.argv[1:5]
+ftp = ftplib.FTP(host, timeout=20)
+ftp.login(user, password)
+ftp.storbinary("STOR upload/" + name, io.BytesIO(b"t"))
+print(json.dumps(ftp.sendcmd("MDTM upload/" + name)))
+ftp.quit()
+"""
+
+
+def test_times_are_utc_whatever_the_zone(server, client):
+    """RFC 3659: MDTM (and MLSD's modify) in UTC. The host's zone set to Europe/Berlin for the check."""
+    zone = server.node.run("readlink /etc/localtime").stdout.strip()
+    server.node.run_expect([0], "ln -sf /usr/share/zoneinfo/Europe/Berlin /etc/localtime")
+    try:
+        if server.settings["ftp_server_backend"] == "pyftpdlib":   # reads the zone at start
+            server.node.run_expect([0], f"systemctl restart {server.settings['__ftp_server_service']}")
+            server.node.run_expect([0], "sleep 1")
+        name = f"mdtm-{uuid.uuid4().hex[:8]}.txt"
+        reply = client.python(MDTM, server.address, client.user, client.password, name)
+        home = f"{server.settings['ftp_server_home_base']}/{client.user}/upload/{name}"
+        utc = server.node.check_output(f"TZ=UTC date -r {home} +%Y%m%d%H%M%S")
+        assert reply.startswith("213 ") and reply[4:18] == utc, (reply, utc)
+        server.node.run(f"rm -f {home}")
+    finally:
+        server.node.run(f"ln -sf {zone or '/usr/share/zoneinfo/Etc/UTC'} /etc/localtime")
+        if server.settings["ftp_server_backend"] == "pyftpdlib":
+            server.node.run(f"systemctl restart {server.settings['__ftp_server_service']}")
