@@ -12,6 +12,7 @@
                                                  every data connection resuming the control session
 
 Common options: --port (21), --name (the name the certificate carries; default HOST), --timeout (20 s).
+It needs ftp_audit.py beside it (the audit's client, whose session-resuming FTP_TLS it shares).
 """
 
 import argparse
@@ -24,18 +25,9 @@ import socket
 import ssl
 import sys
 
+from ftp_audit import Resuming   # the audit's client, beside this file
+
 VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
-
-
-class Resuming(ftplib.FTP_TLS):
-    """FTP_TLS whose data connections resume the control connection's TLS session, as servers that
-    require session reuse (the role's default) insist; plain ftplib starts a new session each time."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
 
 
 def context(args):

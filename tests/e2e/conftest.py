@@ -136,10 +136,12 @@ class Client:
         return self.node.run(f"{assigns} bash -c {shlex.quote(script)}" if assigns else f"bash -c {shlex.quote(script)}")
 
     def tool(self, *args):
-        """Run playbooks/files/ftp_client.py on the client (put there once) and parse its JSON output."""
+        """Run playbooks/files/ftp_client.py on the client (put there once, with the audit's client it
+        imports) and parse its JSON output."""
         if not getattr(self, "_tool", False):
-            text = (ROOT / "playbooks" / "files" / "ftp_client.py").read_text()
-            assert self.run('printf "%s" "$CODE" > /tmp/ftp_client.py', CODE=text).rc == 0
+            for name in ("ftp_client.py", "ftp_audit.py"):
+                text = (ROOT / "playbooks" / "files" / name).read_text()
+                assert self.run('printf "%s" "$CODE" > /tmp/"$NAME"', CODE=text, NAME=name).rc == 0
             self._tool = True
         result = self.node.run("python3 /tmp/ftp_client.py " + " ".join(shlex.quote(str(a)) for a in args))
         assert result.rc == 0, result.stderr

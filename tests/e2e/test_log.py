@@ -53,14 +53,20 @@ ftp.quit()
 """
 
 
+def restart_daemon(server):
+    """pyftpdlib reads the zone at start: restart it, and return once it listens again."""
+    port = server.settings["ftp_server_control_port"]
+    server.node.run_expect([0], f"systemctl restart {server.settings['__ftp_server_service']} && "
+                                f"timeout 30 sh -c 'until ss -Hltn \"sport = :{port}\" | grep -q .; do sleep 0.2; done'")
+
+
 def test_times_are_utc_whatever_the_zone(server, client):
     """RFC 3659: MDTM (and MLSD's modify) in UTC. The host's zone set to Europe/Berlin for the check."""
     zone = server.node.run("readlink /etc/localtime").stdout.strip()
     server.node.run_expect([0], "ln -sf /usr/share/zoneinfo/Europe/Berlin /etc/localtime")
     try:
-        if server.settings["ftp_server_backend"] == "pyftpdlib":   # reads the zone at start
-            server.node.run_expect([0], f"systemctl restart {server.settings['__ftp_server_service']}")
-            server.node.run_expect([0], "sleep 1")
+        if server.settings["ftp_server_backend"] == "pyftpdlib":
+            restart_daemon(server)
         name = f"mdtm-{uuid.uuid4().hex[:8]}.txt"
         reply = client.python(MDTM, server.address, client.user, client.password, name)
         home = f"{server.settings['ftp_server_home_base']}/{client.user}/upload/{name}"
@@ -70,4 +76,4 @@ def test_times_are_utc_whatever_the_zone(server, client):
     finally:
         server.node.run(f"ln -sf {zone or '/usr/share/zoneinfo/Etc/UTC'} /etc/localtime")
         if server.settings["ftp_server_backend"] == "pyftpdlib":
-            server.node.run(f"systemctl restart {server.settings['__ftp_server_service']}")
+            restart_daemon(server)

@@ -390,7 +390,7 @@ def test_greeting_names_no_daemon(server, client, tls):
     assert not re.search(r"vsftpd|pyftpdlib|\d+\.\d+\.\d+", text), seen
     version = server.node.check_output(
         "dpkg-query -W -f '${Version}' vsftpd" if server.settings["ftp_server_backend"] == "vsftpd"
-        else f"{server.settings['__ftp_server_venv']}/bin/python -c 'import pyftpdlib; print(pyftpdlib.__ver__)'")
+        else f"{server.settings['__ftp_server_prefix']}/venv/bin/python -c 'import pyftpdlib; print(pyftpdlib.__ver__)'")
     version = version.split("-")[0]
     scan = client.run('nmap -Pn -sV -p 21 "$NAME"', NAME=tls.name)
     assert scan.rc == 0, scan.stderr

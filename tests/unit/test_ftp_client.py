@@ -1,0 +1,52 @@
+"""The test client's own logic (playbooks/files/ftp_client.py): its command line and how it reads the
+reply that ends a command. What it does on the wire is checked against real servers (tests/e2e)."""
+
+import ftplib
+
+import pytest
+from ftp_client import final_reply, parse, reply_of
+
+
+def test_steal_takes_a_direction_and_a_tls_version():
+    args = parse(["steal", "host", "put", "--user", "u", "--password", "p", "--ca", "ca.crt", "--tls", "1.3"])
+    assert (args.command, args.host, args.direction, args.tls, args.port) == ("steal", "host", "put", "1.3", 21)
+
+
+def test_many_defaults_to_fifty_passive_files():
+    args = parse(["many", "host", "--user", "u", "--password", "p", "--ca", "ca.crt"])
+    assert (args.files, args.active, args.tls) == (50, False, "")
+
+
+@pytest.mark.parametrize("argv", [["steal", "host", "sideways", "--user", "u", "--password", "p", "--ca", "c"],
+                                  ["many", "host", "--user", "u", "--password", "p", "--ca", "c", "--tls", "1.1"],
+                                  ["greeting"]])
+def test_bad_command_lines_are_refused(argv):
+    with pytest.raises(SystemExit):
+        parse(argv)
+
+
+class Replies:
+    """A control connection that answers with the given replies, then hangs up."""
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+
+    def getresp(self):
+        if not self.replies:
+            raise EOFError("closed")
+        reply = self.replies.pop(0)
+        if reply[0] in "45":
+            raise ftplib.error_perm(reply)
+        return reply
+
+
+def test_final_reply_skips_preliminary_ones():
+    assert final_reply(Replies("150 Opening", "522 SSL connection failed")) == "522 SSL connection failed"
+
+
+def test_final_reply_says_when_the_connection_ends():
+    assert final_reply(Replies("150 Opening")).startswith("closed")
+
+
+def test_reply_of_turns_errors_into_text():
+    assert reply_of(lambda: (_ for _ in ()).throw(OSError("reset"))) == "closed: OSError('reset')"
