@@ -3,6 +3,7 @@ client and server have it) IPv6, in cleartext (lftp would otherwise try AUTH TLS
 it; test_tls.py covers FTPS). Over IPv6 the clients must speak EPSV and EPRT (RFC 2428)."""
 
 import re
+import uuid
 
 import pytest
 from conftest import FAMILIES, address_in, random_file
@@ -87,3 +88,18 @@ def test_round_trip(server, client, sample, tool, mode, family):
         assert ACTIVE_COMMAND.search(dialogue), "no PORT/EPRT command seen"
     if family == "ipv6":
         assert re.search(r"\bEPSV\b" if mode == "passive" else r"\bEPRT \|2\|", dialogue), dialogue[-2000:]
+
+
+def test_rclone_copies_into_a_new_directory(server, client):
+    """rclone lists a target directory before it makes it (MLSD where offered): a missing directory must
+    be 550, which it takes for "not there yet"; pyftpdlib's 501 made it give up."""
+    result = client.run(
+        """rm -rf /tmp/e2e-rc-src; mkdir -p /tmp/e2e-rc-src; echo one > /tmp/e2e-rc-src/a.txt; echo two > /tmp/e2e-rc-src/b.txt
+        opts="--ftp-host $HOST --ftp-user $FTP_USER --ftp-pass $(rclone obscure "$FTP_PASSWORD") --retries 1
+          --low-level-retries 1 --contimeout 20s --timeout 60s"
+        rclone copy $opts /tmp/e2e-rc-src ":ftp:upload/$DIR" && rclone lsf $opts ":ftp:upload/$DIR" """,
+        HOST=server.address, FTP_USER=client.user, FTP_PASSWORD=client.password,
+        DIR=f"rclone-new-{uuid.uuid4().hex[:8]}",
+    )
+    assert result.rc == 0, (result.stdout + result.stderr)[-2000:]
+    assert result.stdout.split() == ["a.txt", "b.txt"], result.stdout
