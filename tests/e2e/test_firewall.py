@@ -278,3 +278,25 @@ def test_ruleset_survives_a_restart(server, client):
     started = server.node.check_output(
         f"systemctl show -p ActiveEnterTimestampMonotonic --value {server.settings['__ftp_server_service']}")
     assert 0 < int(loaded) <= int(started), (loaded, started)
+
+
+ANNOUNCING_IN_HELPER_MODE = ROOT / "playbooks" / "ftp_servers.yml"
+
+
+def test_helper_mode_refused_with_an_announced_address(server):
+    """The kernel's FTP helper expects a PASV data connection only to the address the control connection
+    reached: with another address announced every passive transfer would be dropped. Refused by the
+    project's playbook, naming why, before the FTP server or the firewall changes."""
+    if not server.settings["host_firewall_helper_mode"] or server.settings["ftp_server_tls"] != "off":
+        pytest.skip("shown in the helper scenario (helper mode on, TLS off)")
+    before = nft_table(server)
+    config = server.node.file(server.settings["__ftp_server_config"]).content_string
+    rc, output = ansible_playbook(ANNOUNCING_IN_HELPER_MODE, "--limit", server.name,
+                                  "-e", "ftp_server_pasv_address=203.0.113.10")
+    assert rc == 2, output[-3000:]
+    text = " ".join(output.split())
+    assert "announces another address for its data connections (203.0.113.10" in text, output[-3000:]
+    assert "TASK [ftp_server : Write" not in output, output[-3000:]
+    assert "TASK [host_firewall : Apply" not in output, output[-3000:]
+    assert nft_table(server) == before
+    assert server.node.file(server.settings["__ftp_server_config"]).content_string == config

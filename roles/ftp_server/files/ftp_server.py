@@ -100,7 +100,7 @@ def load(path):
     require(cfg.get("tls") in ("off", "optional", "required"), "tls must be off, optional or required")
     require(isinstance(cfg.get("tls_session_reuse", False), bool), "tls_session_reuse must be true or false")
     if cfg["tls"] != "off":
-        cfg["tls_context"] = tls_context(cfg)
+        cfg["tls_material"] = tls_material(cfg)
         cfg["tickets"] = Tickets()
     return cfg
 
@@ -120,17 +120,37 @@ def announced(address, resolve):
         raise ConfigError(f"passive_address {address!r} does not resolve: {err}") from None
 
 
-def tls_context(cfg):
-    """A new TLS context: TLS 1.2 or newer, the configured ciphers, a key that matches the certificate.
+def tls_material(cfg):
+    """The certificate chain and key, read and checked once: every connection's context is made from
+    them (a certificate replaced on disk takes a restart, which the role does)."""
+    try:
+        from OpenSSL import SSL, crypto
+    except ImportError:
+        raise ConfigError("tls needs pyOpenSSL (Debian: python3-openssl)") from None
+    try:
+        with open(str(cfg.get("tls_certificate")), "rb") as f:
+            chain = [crypto.load_certificate(crypto.FILETYPE_PEM, b"-----BEGIN CERTIFICATE-----" + block)
+                     for block in f.read().split(b"-----BEGIN CERTIFICATE-----")[1:]]
+        with open(str(cfg.get("tls_private_key")), "rb") as f:
+            key = crypto.load_privatekey(crypto.FILETYPE_PEM, f.read())
+    except (OSError, crypto.Error) as err:
+        raise ConfigError(f"tls: certificate or key unreadable: {err}") from None
+    require(chain, f"tls: no certificate in {cfg.get('tls_certificate')}")
+    material = {"chain": chain, "key": key, "ciphers": str(cfg.get("tls_ciphers") or "").encode()}
+    try:
+        tls_context(material)
+    except SSL.Error as err:
+        raise ConfigError(f"tls: certificate, key or ciphers unusable: {err}") from None
+    return material
+
+
+def tls_context(material):
+    """A new TLS context: TLS 1.2 or newer, the configured ciphers, the certificate and its key.
 
     Each control connection gets one of its own (TLSHandler.get_ssl_context): its session cache and
     session-ticket keys then serve that connection's data connections and no other, so a TLS session
-    taken from another control connection does not resume here. The files are read each time, so a
-    renewed certificate is served from the next connection on."""
-    try:
-        from OpenSSL import SSL
-    except ImportError:
-        raise ConfigError("tls needs pyOpenSSL (Debian: python3-openssl)") from None
+    taken from another control connection does not resume here."""
+    from OpenSSL import SSL
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
     ctx.set_session_id(b"ftp-server")
@@ -138,13 +158,12 @@ def tls_context(cfg):
     ctx.set_timeout(TICKET_LIFETIME)
     ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE
                     | getattr(SSL, "OP_NO_RENEGOTIATION", 0))
-    try:
-        ctx.set_cipher_list(str(cfg.get("tls_ciphers") or "").encode())
-        ctx.use_certificate_chain_file(str(cfg.get("tls_certificate")))
-        ctx.use_privatekey_file(str(cfg.get("tls_private_key")))
-        ctx.check_privatekey()
-    except SSL.Error as err:
-        raise ConfigError(f"tls: certificate, key or ciphers unusable: {err}") from None
+    ctx.set_cipher_list(material["ciphers"])
+    ctx.use_certificate(material["chain"][0])
+    for extra in material["chain"][1:]:
+        ctx.add_extra_chain_cert(extra)
+    ctx.use_privatekey(material["key"])
+    ctx.check_privatekey()
     return ctx
 
 
@@ -164,10 +183,13 @@ class Tickets:
         with open("/proc/self/maps", encoding="utf-8") as maps:
             paths = {line.split()[-1] for line in maps if "libssl.so" in line}
         require(len(paths) == 1, f"tls: pyOpenSSL must run on the system's libssl (found {sorted(paths) or 'none'})")
-        libssl = ctypes.CDLL(paths.pop())
-        self._count = libssl.SSL_set_num_tickets
+        try:
+            libssl = ctypes.CDLL(paths.pop())
+            self._count = libssl.SSL_set_num_tickets
+            self._new = libssl.SSL_new_session_ticket
+        except (OSError, AttributeError) as err:
+            raise ConfigError(f"tls: the system's libssl lacks what TLS 1.3 tickets need (OpenSSL 3): {err}") from None
         self._count.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        self._new = libssl.SSL_new_session_ticket
         self._new.argtypes = [ctypes.c_void_p]
         from OpenSSL._util import ffi
         self._pointer = lambda connection: int(ffi.cast("uintptr_t", connection._ssl))
@@ -314,8 +336,8 @@ def tls_handler(cfg):
         @staticmethod
         def get_ssl_context():
             # A new one for each control connection, never shared: a context shared by two would let
-            # each resume the other's sessions. (A certificate being replaced fails one connection.)
-            return tls_context(cfg)
+            # each resume the other's sessions.
+            return tls_context(cfg["tls_material"])
 
         def process_command(self, cmd, *args, **kwargs):
             if cmd in ("PASV", "EPSV", "PORT", "EPRT") and self._ssl_established and self._prot:
