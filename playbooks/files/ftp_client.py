@@ -38,9 +38,10 @@ def context(args):
 
 
 def connect(args, cls=Resuming):
-    """A control connection to args.name (pinned to args.host's address by the caller's /etc/hosts)."""
+    """A control connection to args.host; TLS checks the certificate for args.name (default: the host)."""
     ftp = cls(context=context(args), timeout=args.timeout) if cls is not ftplib.FTP else cls(timeout=args.timeout)
-    ftp.connect(args.name or args.host, args.port)
+    ftp.connect(args.host, args.port)
+    ftp.host = args.name or args.host   # what ftplib's TLS verifies; data connections go to the peer
     return ftp
 
 

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, nft_table, random_file
+from conftest import ROOT, address_in, ansible_playbook, focus, nft_table, random_file
 
 # Each tool logs in over TLS to $NAME (checked against $CA), uploads $SAMPLE as $FILE into upload/ and
 # downloads it to $BACK, data protected too; the dialogue goes to stderr. $ACTIVE is "on" for active mode.
@@ -306,6 +306,21 @@ def test_another_connection_cannot_take_the_data(server, client, tls, direction,
         assert seen["received"] == 0, seen
     else:
         assert seen["stored_by_attacker"] == 0, seen
+    assert seen["victim_retry"].startswith("ok"), seen
+
+
+@pytest.mark.parametrize("direction", ["get", "put"])
+def test_another_connection_cannot_take_the_data_over_ipv6(server, client, tls, direction):
+    """The same attempt over IPv6 (EPSV), TLS 1.2: the binding does not depend on the address family."""
+    address = address_in(server, client, "ipv6")
+    seen = client.tool("steal", address, direction, "--name", tls.name, "--user", client.user,
+                       "--password", client.password, "--ca", tls.ca, "--tls", "1.2")
+    if not server.settings["ftp_server_tls_session_reuse"]:
+        assert seen.get("received", seen.get("stored_by_attacker")) in (200_000, 100_000), seen
+        return
+    assert seen["attacker_handshake"] == "ok" and seen["attacker_resumed"] is False, seen
+    assert seen["victim_reply"][:3] in ("522", "425"), seen
+    assert seen.get("received", seen.get("stored_by_attacker")) == 0, seen
     assert seen["victim_retry"].startswith("ok"), seen
 
 
