@@ -10,6 +10,11 @@
     ftp_client.py many HOST --user U --password P --ca FILE [--tls 1.2|1.3] [--files 50] [--active]
                                                  one login over TLS, that many uploads and downloads,
                                                  every data connection resuming the control session
+    ftp_client.py pasv HOST --user U --password P [--extended]
+                                                 one login in cleartext, the reply to PASV (or EPSV),
+                                                 then a connection to the port it names, as a client
+                                                 makes (an abandoned passive port keeps the kernel's
+                                                 FTP helper expecting it, see docs/networking.md)
 
 Common options: --port (21), --name (the name the certificate carries; default HOST), --timeout (20 s).
 It needs ftp_audit.py beside it (the audit's client, whose session-resuming FTP_TLS it shares).
@@ -167,6 +172,23 @@ def many(args):
     return {"files": args.files, "intact": good, "tls": version}
 
 
+def pasv(args):
+    ftp = connect(args, ftplib.FTP)
+    ftp.login(args.user, args.password)
+    reply = ftp.sendcmd("EPSV" if args.extended else "PASV")
+    if args.extended:
+        address, port = args.host, ftplib.parse229(reply, (args.host, 0))[1]
+    else:
+        address, port = ftplib.parse227(reply)
+    try:
+        socket.create_connection((address, port), timeout=min(args.timeout, 5)).close()
+        data = "connected"
+    except OSError as err:
+        data = f"failed: {err!r}"
+    reply_of(ftp.quit)
+    return {"reply": reply, "data": data}
+
+
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,16 +197,19 @@ def parse(argv):
     common.add_argument("--port", type=int, default=21)
     common.add_argument("--name", default="")
     common.add_argument("--timeout", type=float, default=20)
+    account = argparse.ArgumentParser(add_help=False)
+    account.add_argument("--user", required=True)
+    account.add_argument("--password", required=True)
+    account.add_argument("--directory", default="upload")
     tls = argparse.ArgumentParser(add_help=False)
-    tls.add_argument("--user", required=True)
-    tls.add_argument("--password", required=True)
     tls.add_argument("--ca", required=True)
     tls.add_argument("--tls", choices=sorted(VERSIONS), default="")
-    tls.add_argument("--directory", default="upload")
     sub.add_parser("greeting", parents=[common])
-    theft = sub.add_parser("steal", parents=[common, tls])
+    theft = sub.add_parser("steal", parents=[common, account, tls])
     theft.add_argument("direction", choices=["get", "put"])
-    bulk = sub.add_parser("many", parents=[common, tls])
+    passive = sub.add_parser("pasv", parents=[common, account])
+    passive.add_argument("--extended", action="store_true", help="EPSV (RFC 2428) instead of PASV")
+    bulk = sub.add_parser("many", parents=[common, account, tls])
     bulk.add_argument("--files", type=int, default=50)
     bulk.add_argument("--active", action="store_true", help="active mode (PORT/EPRT) instead of passive")
     return parser.parse_args(argv)
@@ -193,7 +218,7 @@ def parse(argv):
 def main(argv=None):
     args = parse(argv)
     try:
-        result = {"greeting": greeting, "steal": steal, "many": many}[args.command](args)
+        result = {"greeting": greeting, "steal": steal, "many": many, "pasv": pasv}[args.command](args)
     except (OSError, EOFError, ftplib.Error, ssl.SSLError) as err:
         result = {"error": f"{type(err).__name__}: {err}"}
     print(json.dumps(result))

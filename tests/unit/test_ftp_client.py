@@ -17,8 +17,14 @@ def test_many_defaults_to_fifty_passive_files():
     assert (args.files, args.active, args.tls) == (50, False, "")
 
 
+def test_pasv_needs_no_certificate():
+    args = parse(["pasv", "host", "--user", "u", "--password", "p", "--extended"])
+    assert (args.command, args.extended, args.timeout) == ("pasv", True, 20)
+
+
 @pytest.mark.parametrize("argv", [["steal", "host", "sideways", "--user", "u", "--password", "p", "--ca", "c"],
                                   ["many", "host", "--user", "u", "--password", "p", "--ca", "c", "--tls", "1.1"],
+                                  ["pasv", "host", "--user", "u"],
                                   ["greeting"]])
 def test_bad_command_lines_are_refused(argv):
     with pytest.raises(SystemExit):
