@@ -1,6 +1,29 @@
 # MIT License (see LICENSE)
 """An FTP client for checks that packaged clients cannot make: each subcommand prints one JSON object.
 
+    ftp_client.py run HOST --user U --password P [--ca FILE [--prot C] [--new-sessions]] [--active]
+                       [--size N] [-c COMMAND ...]
+                                                 one login (over TLS with --ca), then each command as
+                                                 written; a listing, RETR, STOR or APPE gets its data
+                                                 connection (STOR/APPE send N bytes, default 3);
+                                                 prints the login reply, each command's final reply
+                                                 and data, and the ports data connections came from
+    ftp_client.py probe HOST PORT ... [--repeat N] [--wait 1]
+                                                 each port (all at once, N times in a row each): open
+                                                 (connected), closed (refused) or filtered (no answer in
+                                                 --wait seconds; on a bridge an answer takes well under
+                                                 a millisecond, so 1 s of silence is a drop)
+    ftp_client.py hold HOST --count N [--user U --password P [--pasv]]
+                                                 N control connections held at once (logged in, each
+                                                 with a PASV outstanding, with --pasv): how many were
+                                                 welcomed, the refusal, and the PASV replies
+    ftp_client.py raw HOST LINE [--repeat N]
+                                                 after the greeting, LINE N times ({i}: its number) in
+                                                 one write; all the server answered until it went
+                                                 quiet for 3 s or hung up
+    ftp_client.py guess HOST --user U --attempts N
+                                                 N wrong passwords on one connection: how long each
+                                                 refusal took, and whether the connection stayed open
     ftp_client.py greeting HOST                  the greeting and the replies to FEAT, SYST, HELP, STAT
                                                  and SITE HELP before any login
     ftp_client.py steal HOST get|put --user U --password P --ca FILE [--tls 1.2|1.3]
@@ -10,11 +33,18 @@
     ftp_client.py many HOST --user U --password P --ca FILE [--tls 1.2|1.3] [--files 50] [--active]
                                                  one login over TLS, that many uploads and downloads,
                                                  every data connection resuming the control session
-    ftp_client.py pasv HOST --user U --password P [--extended]
+    ftp_client.py replies HOST --user U --password P
+                                                 the reply to each command of REPLIES for a missing
+                                                 path, one outside the home and one refused (the
+                                                 server prepares e2e-locked and e2e-locked.txt in the
+                                                 home, neither readable nor removable by the user)
+    ftp_client.py pasv HOST --user U --password P [--extended] [--hold FILE]
                                                  one login in cleartext, the reply to PASV (or EPSV),
                                                  then a connection to the port it names, as a client
                                                  makes (an abandoned passive port keeps the kernel's
-                                                 FTP helper expecting it, see docs/networking.md)
+                                                 FTP helper expecting it, see docs/networking.md);
+                                                 --hold: first write the port to FILE and wait for
+                                                 FILE.go, then connect and send NLST
 
 Common options: --port (21), --name (the name the certificate carries; default HOST), --timeout (20 s).
 It needs ftp_audit.py beside it (the audit's client, whose session-resuming FTP_TLS it shares).
@@ -29,6 +59,8 @@ import os
 import socket
 import ssl
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ftp_audit import Resuming   # the audit's client, beside this file
 
@@ -172,6 +204,169 @@ def many(args):
     return {"files": args.files, "intact": good, "tls": version}
 
 
+# The path each command gets in each situation; a data command's data connection is made first.
+REPLIES = {
+    "LIST": ("upload/e2e-missing", "../../etc", "e2e-locked"),
+    "NLST": ("upload/e2e-missing", "../../etc", "e2e-locked"),
+    "MLSD": ("upload/e2e-missing", "../../etc", "e2e-locked"),
+    "CWD": ("upload/e2e-missing", "../../etc", "e2e-locked"),
+    "MLST": ("upload/e2e-missing.txt", "../../etc/passwd", "e2e-locked.txt"),
+    "SIZE": ("upload/e2e-missing.txt", "../../etc/passwd", "e2e-locked.txt"),
+    "MDTM": ("upload/e2e-missing.txt", "../../etc/passwd", "e2e-locked.txt"),
+    "RETR": ("upload/e2e-missing.txt", "../../etc/passwd", "e2e-locked.txt"),
+    "STOR": ("upload/e2e-missing/new.txt", "../../etc/e2e.txt", "e2e-new.txt"),
+    "DELE": ("upload/e2e-missing.txt", "../../etc/passwd", "e2e-locked.txt"),
+    "RMD": ("upload/e2e-missing", "../../etc", "e2e-locked"),
+    "MKD": ("upload/e2e-missing/sub", "../../etc/e2e", "e2e-newdir"),
+    "RNFR": ("upload/e2e-missing.txt", "../../etc/passwd", "e2e-locked.txt"),
+}
+SITUATIONS = ("missing", "outside", "denied")
+DATA = {"LIST", "NLST", "MLSD", "RETR", "STOR"}
+
+
+def answer(ftp, command, path):
+    """The reply that ends one command (RNFR: RNTO's when RNFR was accepted)."""
+    if command not in DATA:
+        reply = reply_of(lambda: ftp.sendcmd(f"{command} {path}"))
+        if command == "RNFR" and reply[:1] == "3":
+            reply = reply_of(lambda: ftp.sendcmd("RNTO e2e-renamed.txt"))
+        return reply
+
+    def transfer():
+        ftp.voidcmd("TYPE I")
+        with ftp.transfercmd(f"{command} {path}") as data:
+            if command == "STOR":
+                data.sendall(b"e2e")
+            else:
+                while data.recv(65536):
+                    pass
+        return final_reply(ftp)
+    return reply_of(transfer)
+
+
+def run(args):
+    if args.ca:
+        ftp = connect(args, ftplib.FTP_TLS if args.new_sessions else Resuming)
+        ftp.auth()
+    else:
+        ftp = connect(args, ftplib.FTP)
+    seen = {"login": reply_of(lambda: ftp.login(args.user, args.password)), "steps": [], "peers": []}
+    if not seen["login"].startswith("230"):
+        reply_of(ftp.close)
+        return seen
+    if args.ca and args.prot == "P":
+        ftp.prot_p()
+    ftp.set_pasv(not args.active)
+    for line in args.commands:
+        verb = line.split()[0].upper()
+        data = None
+        if verb in DATA | {"APPE"}:
+            received = io.BytesIO()
+
+            def transfer():
+                ftp.voidcmd("TYPE I")
+                with ftp.transfercmd(line) as conn:
+                    seen["peers"].append(conn.getpeername()[1])
+                    if verb in ("STOR", "APPE"):
+                        conn.sendall(b"e2e"[:args.size] if args.size <= 3 else os.urandom(args.size))
+                    else:
+                        while chunk := conn.recv(65536):
+                            received.write(chunk)
+                return final_reply(ftp)
+            reply = reply_of(transfer)
+            data = received.getvalue().decode(errors="replace") if verb not in ("STOR", "APPE") else None
+        else:
+            reply = reply_of(lambda: ftp.sendcmd(line))
+        seen["steps"].append({"command": line, "reply": reply, "data": data})
+        if reply.startswith("closed"):
+            break   # the connection is gone or stuck: the commands after it would only wait
+    reply_of(ftp.quit)
+    return seen
+
+
+def state(host, port, timeout):
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((host, port))
+        return "open"
+    except ConnectionRefusedError:
+        return "closed"
+    except (TimeoutError, socket.timeout):
+        return "filtered"
+    finally:
+        sock.close()
+
+
+def probe(args):
+    def row(port):
+        return [state(args.host, port, args.wait) for _ in range(args.repeat)]
+    with ThreadPoolExecutor(len(args.ports)) as pool:
+        return dict(zip(map(str, args.ports), pool.map(row, args.ports)))
+
+
+def hold(args):
+    held, seen = [], {"welcomed": 0, "refused": None, "pasv": []}
+    try:
+        for _ in range(args.count):
+            try:
+                ftp = connect(args, ftplib.FTP)
+            except ftplib.Error as err:
+                seen["refused"] = str(err)
+                break
+            except (EOFError, ConnectionResetError):
+                seen["refused"] = "closed before the greeting"
+                break
+            held.append(ftp)
+            seen["welcomed"] += 1
+            if args.pasv:
+                ftp.login(args.user, args.password)
+                seen["pasv"].append(reply_of(lambda: ftp.sendcmd("PASV")))
+    finally:
+        for ftp in held:
+            reply_of(ftp.close)
+    return seen
+
+
+def raw(args):
+    with socket.create_connection((args.host, args.port), timeout=args.timeout) as sock:
+        sock.recv(4096)
+        payload = "".join(args.line.replace("{i}", str(i)) + "\r\n" for i in range(args.repeat))
+        answer = b""
+        try:
+            sock.sendall(payload.encode())
+            sock.settimeout(3)
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError:   # a server may hang up mid-way (vsftpd does on an over-long line)
+            pass
+    return {"answer": answer.decode(errors="replace")}
+
+
+def guess(args):
+    ftp = connect(args, ftplib.FTP)
+    delays = []
+    for i in range(args.attempts):
+        start = time.monotonic()
+        reply_of(lambda: ftp.login(args.user, f"wrong-{i}"))
+        delays.append(time.monotonic() - start)
+    after = reply_of(lambda: ftp.sendcmd(f"USER {args.user}"))
+    return {"delays": delays, "after": after if after.startswith("closed") else "still open"}
+
+
+def replies(args):
+    """Each command of REPLIES in each situation: the three digits of the reply that ended it."""
+    ftp = connect(args, ftplib.FTP)
+    ftp.login(args.user, args.password)
+    seen = {}
+    for command, paths in REPLIES.items():
+        for situation, path in zip(SITUATIONS, paths):
+            seen.setdefault(command, {})[situation] = answer(ftp, command, path)[:3]
+            reply_of(lambda: ftp.cwd("/"))
+    reply_of(ftp.quit)
+    return seen
+
+
 def pasv(args):
     ftp = connect(args, ftplib.FTP)
     ftp.login(args.user, args.password)
@@ -180,13 +375,24 @@ def pasv(args):
         address, port = args.host, ftplib.parse229(reply, (args.host, 0))[1]
     else:
         address, port = ftplib.parse227(reply)
+    seen = {"reply": reply}
+    if args.hold:   # another host tries the port meanwhile
+        with open(args.hold + ".tmp", "w") as f:
+            f.write(str(port))
+        os.rename(args.hold + ".tmp", args.hold)
+        deadline = time.monotonic() + args.timeout
+        while not os.path.exists(args.hold + ".go") and time.monotonic() < deadline:
+            time.sleep(0.1)
     try:
-        socket.create_connection((address, port), timeout=min(args.timeout, 5)).close()
-        data = "connected"
+        with socket.create_connection((address, port), timeout=min(args.timeout, 5)):
+            seen["data"] = "connected"
+            if args.hold:
+                ftp.putcmd("NLST")
+                seen["listing"] = reply_of(ftp.getline)
     except OSError as err:
-        data = f"failed: {err!r}"
-    reply_of(ftp.quit)
-    return {"reply": reply, "data": data}
+        seen["data"] = f"failed: {err!r}"
+    reply_of(ftp.close)
+    return seen
 
 
 def parse(argv):
@@ -209,16 +415,47 @@ def parse(argv):
     theft.add_argument("direction", choices=["get", "put"])
     passive = sub.add_parser("pasv", parents=[common, account])
     passive.add_argument("--extended", action="store_true", help="EPSV (RFC 2428) instead of PASV")
+    passive.add_argument("--hold", default="", metavar="FILE", help="write the port here, wait for FILE.go")
+    sub.add_parser("replies", parents=[common, account])
+    ports = sub.add_parser("probe", parents=[common])
+    ports.add_argument("ports", type=int, nargs="+")
+    ports.add_argument("--repeat", type=int, default=1)
+    ports.add_argument("--wait", type=float, default=1, help="seconds of silence that make a port filtered")
+    held = sub.add_parser("hold", parents=[common])
+    held.add_argument("--count", type=int, required=True)
+    held.add_argument("--user", default="")
+    held.add_argument("--password", default="")
+    held.add_argument("--pasv", action="store_true", help="log in and leave a PASV outstanding on each")
+    garbage = sub.add_parser("raw", parents=[common])
+    garbage.add_argument("line")
+    garbage.add_argument("--repeat", type=int, default=1)
+    guesses = sub.add_parser("guess", parents=[common])
+    guesses.add_argument("--user", required=True)
+    guesses.add_argument("--attempts", type=int, required=True)
+    session = sub.add_parser("run", parents=[common, account])
+    session.add_argument("-c", dest="commands", action="append", default=[], metavar="COMMAND",
+                         help="an FTP command, as sent (repeat for more)")
+    session.add_argument("--ca", default="", help="log in over TLS, checking the certificate with this CA")
+    session.add_argument("--prot", choices=["P", "C"], default="P", help="data connections over TLS: P, or C")
+    session.add_argument("--new-sessions", action="store_true",
+                         help="each data connection starts a TLS session of its own (plain ftplib)")
+    session.add_argument("--active", action="store_true", help="active mode (PORT/EPRT)")
+    session.add_argument("--size", type=int, default=3, help="bytes each STOR/APPE sends")
+    session.add_argument("--tls", choices=sorted(VERSIONS), default="")
     bulk = sub.add_parser("many", parents=[common, account, tls])
     bulk.add_argument("--files", type=int, default=50)
     bulk.add_argument("--active", action="store_true", help="active mode (PORT/EPRT) instead of passive")
     return parser.parse_args(argv)
 
 
+COMMANDS = {"run": run, "replies": replies, "pasv": pasv, "probe": probe, "hold": hold, "raw": raw,
+            "guess": guess, "greeting": greeting, "steal": steal, "many": many}
+
+
 def main(argv=None):
     args = parse(argv)
     try:
-        result = {"greeting": greeting, "steal": steal, "many": many, "pasv": pasv}[args.command](args)
+        result = COMMANDS[args.command](args)
     except (OSError, EOFError, ftplib.Error, ssl.SSLError) as err:
         result = {"error": f"{type(err).__name__}: {err}"}
     print(json.dumps(result))

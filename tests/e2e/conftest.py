@@ -135,17 +135,32 @@ class Client:
         assigns = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in env.items())
         return self.node.run(f"{assigns} bash -c {shlex.quote(script)}" if assigns else f"bash -c {shlex.quote(script)}")
 
-    def tool(self, *args):
-        """Run playbooks/files/ftp_client.py on the client (put there once, with the audit's client it
-        imports) and parse its JSON output."""
+    def tool_command(self, *args):
+        """The command line of playbooks/files/ftp_client.py on the client (put there once, with the
+        audit's client it imports)."""
         if not getattr(self, "_tool", False):
             for name in ("ftp_client.py", "ftp_audit.py"):
                 text = (ROOT / "playbooks" / "files" / name).read_text()
                 assert self.run('printf "%s" "$CODE" > /tmp/"$NAME"', CODE=text, NAME=name).rc == 0
             self._tool = True
-        result = self.node.run("python3 /tmp/ftp_client.py " + " ".join(shlex.quote(str(a)) for a in args))
+        return "python3 /tmp/ftp_client.py " + " ".join(shlex.quote(str(a)) for a in args)
+
+    def tool(self, *args):
+        """Run ftp_client.py on the client and parse its JSON output."""
+        result = self.node.run(self.tool_command(*args))
         assert result.rc == 0, result.stderr
         return json.loads(result.stdout)
+
+    def session(self, host, *commands, user=None, password=None, **options):
+        """ftp_client.py run: one login (this client's account unless told), then each command;
+        options are its flags (ca=..., active=True, size=12345)."""
+        args = ["run", host, "--user", user or self.user, "--password", self.password if password is None else password]
+        for key, value in options.items():
+            flag = "--" + key.replace("_", "-")
+            args += [flag] if value is True else [flag, value]
+        for command in commands:
+            args += ["-c", command]
+        return self.tool(*args)
 
     def python(self, code, *args):
         """Run Python code on the client (its own python3 and ftplib) and parse its JSON output."""

@@ -14,34 +14,6 @@ from conftest import ROOT, ansible_playbook, focus, group, hostvars, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 
-LOGIN = """
-import ftplib, json, sys
-ftp = ftplib.FTP(sys.argv[1], timeout=10)
-print(json.dumps(ftp.login(sys.argv[2], sys.argv[3])))
-ftp.quit()
-"""
-
-# Connect to the control port COUNT times in a row; each attempt: open, filtered or refused.
-FLOOD = """
-import json, socket, sys
-host, count = sys.argv[1], int(sys.argv[2])
-seen = []
-for _ in range(count):
-    s = socket.socket()
-    s.settimeout(1)
-    try:
-        s.connect((host, 21))
-        seen.append("open")
-    except TimeoutError:
-        seen.append("filtered")
-    except ConnectionRefusedError:
-        seen.append("closed")
-    finally:
-        s.close()
-print(json.dumps(seen))
-"""
-
-
 def state(address, port=21):
     """The control port as the controller (the guesser here) sees it."""
     try:
@@ -103,7 +75,7 @@ def ban_guesser(server, client):
     assert wait_for(lambda: state(server.address) == "filtered", 20), "not banned after the failures"
     assert banned(server, guesser)
     # Others are not affected, and neither is management SSH (these checks run over it).
-    assert client.python(LOGIN, server.address, client.user, client.password).startswith("230")
+    assert client.session(server.address)["login"].startswith("230")
     return guesser
 
 
@@ -140,9 +112,9 @@ def test_flood_of_new_control_connections_is_dropped(server, client):
         rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name,
                                       "-e", json.dumps({"ftp_server_connection_rate": "6/minute burst 3 packets"}))
         assert rc == 0, output[-3000:]
-        seen = client.python(FLOOD, server.address, 8)
+        seen = client.tool("probe", server.address, 21, "--repeat", 8)["21"]
         assert seen[:3] == ["open"] * 3 and "filtered" in seen[3:], seen
     finally:
         rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
         assert rc == 0, output[-3000:]
-    assert client.python(FLOOD, server.address, 8) == ["open"] * 8
+    assert client.tool("probe", server.address, 21, "--repeat", 8)["21"] == ["open"] * 8

@@ -5,6 +5,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 
@@ -14,61 +15,9 @@ from conftest import FAMILIES, ROOT, address_in, ansible_playbook, focus, group,
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 LISTENERS = (1433, 3306, 8080)
 
-# open: connected; closed: refused (reached the host, nothing listens); filtered: no answer (dropped).
-# Every port at once, one short timeout: on a bridge to a container an answer takes well under a
-# millisecond, so a second of silence is a drop.
-PROBE = """
-import json, socket, sys
-from concurrent.futures import ThreadPoolExecutor
-host = sys.argv[1]
-def state(port):
-    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    s.settimeout(1)
-    try:
-        s.connect((host, port))
-        return "open"
-    except ConnectionRefusedError:
-        return "closed"
-    except TimeoutError:
-        return "filtered"
-    finally:
-        s.close()
-ports = [int(p) for p in sys.argv[2:]]
-with ThreadPoolExecutor(len(ports)) as pool:
-    print(json.dumps(dict(zip(ports, pool.map(state, ports)))))
-"""
-
-
-# Log in, ask for a passive port and hold it open while another host tries it; when told to (a file
-# OUT.go appears), connect to it and ask for a listing, so that the server looks at who connected.
-HOLD_PASV = """
-import ftplib, os, re, socket, sys, time
-host, user, password, out = sys.argv[1:5]
-ftp = ftplib.FTP(host, timeout=30)
-ftp.login(user, password)
-if ":" in host:   # IPv6: EPSV, the port alone
-    port = int(re.search(r"\\(\\|\\|\\|(\\d+)\\|\\)", ftp.sendcmd("EPSV")).group(1))
-else:
-    parts = re.search(r"\\((\\d+),(\\d+),(\\d+),(\\d+),(\\d+),(\\d+)\\)", ftp.sendcmd("PASV")).groups()
-    port = int(parts[4]) * 256 + int(parts[5])
-with open(out + ".tmp", "w") as f:
-    f.write(str(port))
-os.rename(out + ".tmp", out)
-for _ in range(200):
-    if os.path.exists(out + ".go"):
-        data = socket.create_connection((host, int(open(out).read())), timeout=10)
-        ftp.putcmd("NLST")
-        with open(out + ".reply", "w") as f:
-            f.write(ftp.getline())
-        data.close()
-        break
-    time.sleep(0.1)
-time.sleep(10)
-"""
-
-
 def probe(client, address, *ports):
-    return {int(k): v for k, v in client.python(PROBE, address, *ports).items()}
+    """open, closed or filtered, seen from the client (ftp_client.py probe: all at once, 1 s each)."""
+    return {int(port): seen[0] for port, seen in client.tool("probe", address, *ports).items()}
 
 
 def probe_from_controller(address, port):
@@ -119,18 +68,18 @@ def test_waiting_passive_port_refuses_another_host(server, client, family):
     helper mode the firewall drops it, as it is not RELATED to the client's control connection."""
     host = address_in(server, client, family)
     out = f"/tmp/pasv-{server.name}-{family}.port"
-    client.node.run(f"cat > /tmp/hold_pasv.py.{server.name} <<'EOF'\n{HOLD_PASV}\nEOF")
-    client.node.run(f"rm -f {out} {out}.go {out}.reply")
+    client.node.run(f"rm -f {out} {out}.go {out}.json")
     unit = f"e2e-pasv-{server.name}-{family}"
-    client.node.run(f"systemd-run --unit={unit} python3 /tmp/hold_pasv.py.{server.name} {host} "
-                    f"{client.user} {client.password} {out}")
+    hold = client.tool_command("pasv", host, "--user", client.user, "--password", client.password, "--hold", out,
+                               *(["--extended"] if family == "ipv6" else []))
+    client.node.run(f"systemd-run --unit={unit} sh -c {shlex.quote(hold + ' > ' + out + '.json')}")
     try:
         client.node.run(f"timeout 10 sh -c 'until [ -s {out} ]; do sleep 0.2; done'")
         port = int(client.node.check_output(f"cat {out}"))
         assert port in server.passive_range
         seen = steal(host, port, lambda: client.node.run(f"touch {out}.go"))
-        client.node.run(f"timeout 10 sh -c 'until [ -s {out}.reply ]; do sleep 0.2; done'")
-        reply = client.node.check_output(f"cat {out}.reply")
+        client.node.run(f"timeout 10 sh -c 'until [ -s {out}.json ]; do sleep 0.2; done'")
+        reply = json.loads(client.node.check_output(f"cat {out}.json")).get("listing", "")
     finally:
         client.node.run(f"systemctl stop {unit}")
     if server.settings["host_firewall_helper_mode"]:

@@ -6,43 +6,16 @@ import time
 import pytest
 from conftest import FAMILIES, address_in
 
-# Send PORT/EPRT naming the given address and port; report the server's reply.
-PORT = """
-import ftplib, json, sys
-host, user, password, target, port = sys.argv[1:6]
-ftp = ftplib.FTP(host, timeout=20)
-ftp.login(user, password)
-replies = {}
-if ":" in target:   # IPv6: EPRT alone (RFC 2428)
-    commands = [("EPRT", "EPRT |2|%s|%s|" % (target, port))]
-else:
-    commands = [("PORT", "PORT %s,%d,%d" % (target.replace(".", ","), int(port) // 256, int(port) % 256)),
-                ("EPRT", "EPRT |1|%s|%s|" % (target, port))]
-for name, cmd in commands:
-    try:
-        replies[name] = ftp.sendcmd(cmd)
-    except ftplib.Error as e:
-        replies[name] = str(e)
-print(json.dumps(replies))
-"""
 
-# Hold `count` control connections, each with a PASV outstanding; report every reply.
-EXHAUST = """
-import ftplib, json, sys
-host, user, password, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-held, replies = [], []
-for _ in range(count):
-    ftp = ftplib.FTP(host, timeout=10)
-    ftp.login(user, password)
-    try:
-        replies.append(ftp.sendcmd("PASV"))
-    except ftplib.Error as e:
-        replies.append(str(e))
-    held.append(ftp)
-for ftp in held:
-    ftp.close()
-print(json.dumps(replies))
-"""
+def port_replies(client, host, target, port):
+    """The replies to PORT and EPRT naming target:port (over IPv6 EPRT alone, RFC 2428)."""
+    if ":" in target:
+        commands = {"EPRT": f"EPRT |2|{target}|{port}|"}
+    else:
+        commands = {"PORT": f"PORT {target.replace('.', ',')},{port // 256},{port % 256}",
+                    "EPRT": f"EPRT |1|{target}|{port}|"}
+    steps = client.session(host, *commands.values())["steps"]
+    return {name: step["reply"] for name, step in zip(commands, steps)}
 
 
 def own(client, family):
@@ -58,14 +31,14 @@ def test_bounce_to_a_third_host_is_refused(server, client, family):
     dummy, third = own(client, family)
     if not third:
         pytest.skip(f"the client has no {family} default route: no third host to name")
-    replies = client.python(PORT, host, client.user, client.password, third, 40000)
+    replies = port_replies(client, host, third, 40000)
     assert all(r[0] == "5" for r in replies.values()), replies
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_port_to_a_privileged_port_is_refused(server, client, family):
     host = address_in(server, client, family)
-    replies = client.python(PORT, host, client.user, client.password, own(client, family)[0], 25)
+    replies = port_replies(client, host, own(client, family)[0], 25)
     assert all(r[0] == "5" for r in replies.values()), replies
 
 
@@ -74,7 +47,7 @@ def test_port_to_the_client_itself_is_not_refused(server, client, family):
     """The refusals above are about the target: the same commands naming the client itself pass the
     policy (200, or 425 from a server that connects at once and finds nothing listening)."""
     host = address_in(server, client, family)
-    replies = client.python(PORT, host, client.user, client.password, own(client, family)[0], 40000)
+    replies = port_replies(client, host, own(client, family)[0], 40000)
     assert all(r[:3] in ("200", "425") for r in replies.values()), replies
 
 
@@ -89,7 +62,8 @@ def test_used_up_passive_range_answers_425(server, client):
     size = len(server.passive_range)
     count = size + 2
     assert count <= server.settings["ftp_server_max_per_ip"], "the scenario's range must be small"
-    replies = client.python(EXHAUST, server.address, client.user, client.password, count)
+    replies = client.tool("hold", server.address, "--count", count, "--user", client.user, "--password",
+                          client.password, "--pasv")["pasv"]
     passive = [r for r in replies if r.startswith("227")]
     refused = [r for r in replies if r.startswith("425")]
     assert len(passive) + len(refused) == count, replies
@@ -132,52 +106,10 @@ def test_config_check_refuses_a_broken_config_and_the_server_keeps_running(serve
     assert server.node.check_output(f"systemctl show -p MainPID --value {unit}") == before
 
 
-# Keep giving a wrong password on one connection; time each refusal, then see whether the server
-# still talks.
-GUESS = """
-import ftplib, json, sys, time
-host, user, attempts = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ftp = ftplib.FTP(host, timeout=20)
-delays = []
-for i in range(attempts):
-    start = time.monotonic()
-    try:
-        ftp.login(user, "wrong-%d" % i)
-    except ftplib.error_perm:
-        pass
-    delays.append(time.monotonic() - start)
-try:
-    ftp.sendcmd("USER " + user)
-    after = "still open"
-except (EOFError, OSError, ftplib.Error) as e:
-    after = "closed: %r" % e
-print(json.dumps({"delays": delays, "after": after}))
-"""
-
-# Open connections until one is refused; report how many were welcomed.
-FLOOD = """
-import ftplib, json, sys
-host, limit = sys.argv[1], int(sys.argv[2])
-held, refused = [], None
-for i in range(limit + 1):
-    try:
-        held.append(ftplib.FTP(host, timeout=10))
-    except ftplib.Error as e:
-        refused = str(e)
-        break
-    except EOFError:
-        refused = "closed before the greeting"
-        break
-for ftp in held:
-    ftp.close()
-print(json.dumps({"welcomed": len(held), "refused": refused}))
-"""
-
-
 def test_password_guessing_is_delayed_then_cut_off(server, client):
     attempts = server.settings["ftp_server_max_login_attempts"]
     delay = server.settings["ftp_server_login_failure_delay"]
-    seen = client.python(GUESS, server.address, client.user, attempts)
+    seen = client.tool("guess", server.address, "--user", client.user, "--attempts", attempts)
     assert all(d >= delay * 0.9 for d in seen["delays"]), seen
     assert seen["after"].startswith("closed"), seen
 
@@ -186,67 +118,32 @@ def test_password_guessing_is_delayed_then_cut_off(server, client):
 def test_per_address_cap_refuses_one_more(server, client, family):
     host = address_in(server, client, family)
     limit = server.settings["ftp_server_max_per_ip"]
-    seen = client.python(FLOOD, host, limit)
+    seen = client.tool("hold", host, "--count", limit + 1)
     # pyftpdlib answers 421; vsftpd's socket (systemd's MaxConnectionsPerSource) closes the connection.
     refusal = "421" if server.settings["ftp_server_backend"] == "pyftpdlib" else "closed before the greeting"
     assert seen["welcomed"] == limit and (seen["refused"] or "").startswith(refusal), seen
 
 
-# Garbage on the control connection: an over-long line, broken PORT/EPRT forms after login, a flood of
-# unknown commands before login. Reports the replies, then whether a fresh session still gets served.
-MALFORMED = """
-import ftplib, json, socket, sys
-host, user, password = sys.argv[1:4]
-
-
-def raw(payload):
-    # The replies; a server may also hang up mid-way (vsftpd does on an over-long line).
-    s = socket.create_connection((host, 21), timeout=10)
-    s.recv(4096)
-    data = b""
-    try:
-        s.sendall(payload)
-        s.settimeout(3)
-        while chunk := s.recv(65536):
-            data += chunk
-    except OSError:
-        pass
-    s.close()
-    return data.decode(errors="replace")
-
-
-out = {"long": raw(b"USER " + b"A" * 100000 + b"\\r\\n"),
-       "flood": raw(b"".join(b"XCMD%d junk\\r\\n" % i for i in range(2000)))}
-ftp = ftplib.FTP(host, timeout=10)
-ftp.login(user, password)
-out["bad"] = {}
-for cmd in ("EPRT |9|10.0.0.1|5000|", "EPRT |1|999.1.1.1|5000|", "EPRT |1|10.0.0.1|70000|", "EPRT garbage",
-            "EPRT |2|::zz|5000|", "PORT 1,2,3", "PORT 300,1,1,1,1,1", "PORT a,b,c,d,e,f"):
-    try:
-        out["bad"][cmd] = ftp.sendcmd(cmd)
-    except ftplib.Error as e:
-        out["bad"][cmd] = str(e)
-    except OSError:
-        out["bad"][cmd] = "no answer"   # this session is stuck; the fresh one below must not be
-        break
-ftp.close()
-fresh = ftplib.FTP(host, timeout=20)
-out["login"] = fresh.login(user, password)
-out["listing"] = fresh.nlst()
-fresh.quit()
-print(json.dumps(out))
-"""
+# Garbage on the control connection: an over-long line and a flood of unknown commands before login,
+# broken PORT/EPRT forms after it; then a fresh session must still be served.
+BAD = ("EPRT |9|10.0.0.1|5000|", "EPRT |1|999.1.1.1|5000|", "EPRT |1|10.0.0.1|70000|", "EPRT garbage",
+       "EPRT |2|::zz|5000|", "PORT 1,2,3", "PORT 300,1,1,1,1,1", "PORT a,b,c,d,e,f")
 
 
 def test_malformed_commands_leave_the_server_serving(server, client):
-    out = client.python(MALFORMED, server.address, client.user, client.password)
+    out = {"long": client.tool("raw", server.address, "USER " + "A" * 100000)["answer"],
+           "flood": client.tool("raw", server.address, "XCMD{i} junk", "--repeat", 2000)["answer"],
+           "bad": {step["command"]: step["reply"] for step in
+                   client.session(server.address, *BAD, timeout=10)["steps"]}}
+    fresh = client.session(server.address, "NLST")
+    out.update(login=fresh["login"], listing=fresh["steps"][0]["data"])
     # Answered with errors (vsftpd 3.0.5 hangs up after ten: "500 Too many errors."), never served.
     flood = out["flood"].splitlines()
     assert flood and all(line[:1] == "5" for line in flood), out["flood"][:500]
     # The FTP conntrack helper (helper mode) drops a control packet carrying a PORT/EPRT it cannot
     # parse, so that session stalls; the server itself refuses each one.
     helper = server.settings["host_firewall_helper_mode"] or server.settings["host_firewall_conntrack_helpers"]
-    allowed = ("4", "5", "n") if helper else ("4", "5")
+    allowed = ("4", "5", "c") if helper else ("4", "5")   # c: "closed: ..." (stuck, timed out)
     assert all(reply[:1] in allowed for reply in out["bad"].values()), out["bad"]
     assert out["login"].startswith("230") and "upload" in out["listing"], out
 
@@ -264,13 +161,6 @@ for _ in range(300):
 print(len(held))
 """
 
-LOGIN = """
-import ftplib, json, sys
-ftp = ftplib.FTP(sys.argv[1], timeout=20)
-print(json.dumps(ftp.login(sys.argv[2], sys.argv[3])))
-ftp.quit()
-"""
-
 
 def test_a_burst_of_connections_leaves_the_port_open(server, client):
     """A burst the caps turn away must not take the service down: systemd's default trigger limit (200
@@ -280,4 +170,4 @@ def test_a_burst_of_connections_leaves_the_port_open(server, client):
     assert burst.rc == 0 and int(burst.stdout) >= 250, (burst.stdout, burst.stderr[-1000:])
     time.sleep(1)
     assert server.node.service(server.settings["__ftp_server_service"]).is_running
-    assert client.python(LOGIN, server.address, client.user, client.password).startswith("230")
+    assert client.session(server.address)["login"].startswith("230")

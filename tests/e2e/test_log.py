@@ -2,22 +2,14 @@
 
 import uuid
 
-TRANSFER = """
-import ftplib, io, sys
-host, user, password, name = sys.argv[1:5]
-ftp = ftplib.FTP(host, timeout=20)
-ftp.login(user, password)
-ftp.storbinary("STOR upload/" + name, io.BytesIO(b"x" * 12345))
-ftp.retrbinary("RETR upload/" + name, lambda b: None)
-ftp.delete("upload/" + name)
-ftp.quit()
-print("[]")
-"""
+def transfer(server, client, name):
+    """12345 bytes up, down and deleted again."""
+    client.session(server.address, f"STOR upload/{name}", f"RETR upload/{name}", f"DELE upload/{name}", size=12345)
 
 
 def test_transfers_are_logged_with_user_and_size(server, client):
     name = f"log-{uuid.uuid4().hex[:8]}.bin"
-    client.python(TRANSFER, server.address, client.user, client.password, name)
+    transfer(server, client, name)
     log = server.node.file(server.settings["ftp_server_xferlog"]).content_string
     # xferlog: ... bytes path type action direction access user service auth auth-user completion
     entries = [line.split()[7:] for line in log.splitlines() if f"/upload/{name}" in line]
@@ -33,24 +25,12 @@ def test_transfer_log_rotates_and_the_daemon_keeps_writing(server, client):
     path = server.settings["ftp_server_xferlog"]
     debug = server.node.run("logrotate --debug /etc/logrotate.conf")
     assert path in debug.stdout + debug.stderr, (debug.stdout + debug.stderr)[-2000:]
-    client.python(TRANSFER, server.address, client.user, client.password, f"log-{uuid.uuid4().hex[:8]}.bin")
+    transfer(server, client, f"log-{uuid.uuid4().hex[:8]}.bin")
     server.node.run_expect([0], f"logrotate -f /etc/logrotate.d/ftp-server && test -e {path}.1")
     name = f"log-{uuid.uuid4().hex[:8]}.bin"
-    client.python(TRANSFER, server.address, client.user, client.password, name)
+    transfer(server, client, name)
     assert f"/upload/{name}" in server.node.file(path).content_string
     assert f"/upload/{name}" not in server.node.file(f"{path}.1").content_string
-
-
-# The time a file's MDTM reports, and the file's own modification time in UTC as the server's disk has it.
-MDTM = """
-import ftplib, io, json, sys
-host, user, password, name = sys.argv[1:5]
-ftp = ftplib.FTP(host, timeout=20)
-ftp.login(user, password)
-ftp.storbinary("STOR upload/" + name, io.BytesIO(b"t"))
-print(json.dumps(ftp.sendcmd("MDTM upload/" + name)))
-ftp.quit()
-"""
 
 
 def restart_daemon(server):
@@ -68,7 +48,7 @@ def test_times_are_utc_whatever_the_zone(server, client):
         if server.settings["ftp_server_backend"] == "pyftpdlib":
             restart_daemon(server)
         name = f"mdtm-{uuid.uuid4().hex[:8]}.txt"
-        reply = client.python(MDTM, server.address, client.user, client.password, name)
+        reply = client.session(server.address, f"STOR upload/{name}", f"MDTM upload/{name}", size=1)["steps"][1]["reply"]
         home = f"{server.settings['ftp_server_home_base']}/{client.user}/upload/{name}"
         utc = server.node.check_output(f"TZ=UTC date -r {home} +%Y%m%d%H%M%S")
         assert reply.startswith("213 ") and reply[4:18] == utc, (reply, utc)

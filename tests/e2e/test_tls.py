@@ -35,43 +35,6 @@ SCRIPTS = {
     """,
 }
 
-# A cleartext session: USER/PASS without AUTH TLS; prints the reply to the login.
-CLEARTEXT_LOGIN = """
-import ftplib, json, sys
-ftp = ftplib.FTP(timeout=30)
-ftp.connect(sys.argv[1], 21)
-try:
-    print(json.dumps(ftp.login(sys.argv[2], sys.argv[3])))
-except ftplib.error_perm as err:
-    print(json.dumps(str(err)))
-"""
-
-# Logged in over TLS, but asks for a listing over a cleartext data connection (no PROT P).
-CLEARTEXT_DATA = """
-import ftplib, json, ssl, sys
-ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=sys.argv[4]), timeout=30)
-ftp.connect(sys.argv[1], 21)
-ftp.login(sys.argv[2], sys.argv[3])
-try:
-    print(json.dumps(ftp.nlst()))
-except ftplib.error_perm as err:
-    print(json.dumps(str(err)))
-"""
-
-# Data protected, but each data connection starts a new TLS session (plain ftplib's way).
-NEW_SESSION = """
-import ftplib, json, ssl, sys
-ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=sys.argv[4]), timeout=30)
-ftp.connect(sys.argv[1], 21)
-ftp.login(sys.argv[2], sys.argv[3])
-ftp.prot_p()
-try:
-    print(json.dumps(ftp.nlst()))
-except ftplib.error_perm as err:
-    print(json.dumps(str(err)))
-"""
-
-
 @dataclass
 class Endpoint:
     mode: str   # optional or required
@@ -149,7 +112,7 @@ def test_certificate_is_checked(client, tls):
 
 
 def test_cleartext_login(server, client, tls):
-    reply = client.python(CLEARTEXT_LOGIN, tls.name, client.user, client.password)
+    reply = client.session(tls.name)["login"]
     if tls.mode == "required":
         assert reply.startswith("530"), reply
     else:
@@ -159,19 +122,19 @@ def test_cleartext_login(server, client, tls):
 def test_data_connection_must_resume_the_tls_session(server, client, tls):
     """With session reuse required (the default), a protected data connection with a new TLS session is
     refused; the transfers above (lftp, curl, a resuming ftplib) show that resuming ones pass."""
-    reply = client.python(NEW_SESSION, tls.name, client.user, client.password, tls.ca)
+    step = client.session(tls.name, "NLST", ca=tls.ca, new_sessions=True)["steps"][0]
     if server.settings["ftp_server_tls_session_reuse"]:
-        assert isinstance(reply, str) and reply.startswith("522"), reply
+        assert step["reply"].startswith("522"), step
     else:
-        assert "upload" in reply, reply
+        assert "upload" in step["data"], step
 
 
 def test_cleartext_data(server, client, tls):
-    reply = client.python(CLEARTEXT_DATA, tls.name, client.user, client.password, tls.ca)
+    step = client.session(tls.name, "NLST", ca=tls.ca, prot="C")["steps"][0]
     if tls.mode == "required":
-        assert isinstance(reply, str) and reply[:1] == "5", reply
+        assert step["reply"][:1] == "5", step
     else:
-        assert "upload" in reply, reply
+        assert "upload" in step["data"], step
 
 
 def handshake(client, tls, *options):

@@ -2,9 +2,10 @@
 reply that ends a command. What it does on the wire is checked against real servers (tests/e2e)."""
 
 import ftplib
+import socket
 
 import pytest
-from ftp_client import final_reply, parse, reply_of
+from ftp_client import REPLIES, SITUATIONS, final_reply, parse, reply_of, state
 
 
 def test_steal_takes_a_direction_and_a_tls_version():
@@ -22,9 +23,37 @@ def test_pasv_needs_no_certificate():
     assert (args.command, args.extended, args.timeout) == ("pasv", True, 20)
 
 
+def test_run_takes_commands_in_order_and_its_flags():
+    args = parse(["run", "host", "--user", "u", "--password", "p", "-c", "CWD upload", "-c", "STOR a b.txt",
+                  "--active", "--size", "12345"])
+    assert (args.commands, args.active, args.size, args.ca, args.prot) == (["CWD upload", "STOR a b.txt"], True,
+                                                                         12345, "", "P")
+
+
+def test_replies_names_every_command_in_three_situations():
+    assert all(len(paths) == len(SITUATIONS) for paths in REPLIES.values())
+    assert {"LIST", "NLST", "MLSD", "MLST", "CWD", "SIZE", "MDTM", "RETR", "STOR", "DELE", "RMD", "RNFR",
+            "MKD"} == set(REPLIES)
+
+
+def test_probe_waits_a_second_unless_told():
+    args = parse(["probe", "host", "21", "1433", "--repeat", "8"])
+    assert (args.ports, args.repeat, args.wait, args.timeout) == ([21, 1433], 8, 1, 20)
+
+
+def test_state_tells_open_from_closed_on_loopback():
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        port = listening.getsockname()[1]
+        assert state("127.0.0.1", port, 1) == "open"
+    assert state("127.0.0.1", port, 1) == "closed"
+
+
 @pytest.mark.parametrize("argv", [["steal", "host", "sideways", "--user", "u", "--password", "p", "--ca", "c"],
                                   ["many", "host", "--user", "u", "--password", "p", "--ca", "c", "--tls", "1.1"],
                                   ["pasv", "host", "--user", "u"],
+                                  ["probe", "host"],
+                                  ["hold", "host"],
+                                  ["guess", "host", "--user", "u"],
                                   ["greeting"]])
 def test_bad_command_lines_are_refused(argv):
     with pytest.raises(SystemExit):
