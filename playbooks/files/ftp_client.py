@@ -13,10 +13,18 @@
                                                  (connected), closed (refused) or filtered (no answer in
                                                  --wait seconds; on a bridge an answer takes well under
                                                  a millisecond, so 1 s of silence is a drop)
-    ftp_client.py hold HOST --count N [--user U --password P [--pasv]]
-                                                 N control connections held at once (logged in, each
-                                                 with a PASV outstanding, with --pasv): how many were
-                                                 welcomed, the refusal, and the PASV replies
+    ftp_client.py hold HOST --count N [--bare | --user U --password P [--pasv [--extended]]]
+                       [--signal FILE] [--linger S]
+                                                 N control connections held at once (logged in with
+                                                 --user, each with a PASV or EPSV outstanding with
+                                                 --pasv); once all are held, FILE is made and they
+                                                 stay S seconds; how many were welcomed, the refusal,
+                                                 and the passive replies. --bare: TCP connections
+                                                 only, as fast as they open, failures counted
+    ftp_client.py parallel HOST --user U --password P --clients K [--retr NAME]
+                                                 K clients log in at the same instant (and download
+                                                 NAME into nothing): how many made it, what the
+                                                 others got, the seconds and the MB/s
     ftp_client.py raw HOST LINE [--repeat N]
                                                  after the greeting, LINE N times ({i}: its number) in
                                                  one write; all the server answered until it went
@@ -59,6 +67,7 @@ import os
 import socket
 import ssl
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -306,6 +315,16 @@ def probe(args):
 
 
 def hold(args):
+    if args.bare:
+        held = []
+        for _ in range(args.count):
+            try:
+                held.append(socket.create_connection((args.host, args.port), timeout=5))
+            except OSError:
+                pass
+        for sock in held:
+            sock.close()
+        return {"connected": len(held)}
     held, seen = [], {"welcomed": 0, "refused": None, "pasv": []}
     try:
         for _ in range(args.count):
@@ -319,9 +338,13 @@ def hold(args):
                 break
             held.append(ftp)
             seen["welcomed"] += 1
-            if args.pasv:
+            if args.user:
                 ftp.login(args.user, args.password)
-                seen["pasv"].append(reply_of(lambda: ftp.sendcmd("PASV")))
+            if args.pasv:
+                seen["pasv"].append(reply_of(lambda: ftp.sendcmd("EPSV" if args.extended else "PASV")))
+        if args.signal:
+            open(args.signal, "w").close()
+        time.sleep(args.linger)
     finally:
         for ftp in held:
             reply_of(ftp.close)
@@ -352,6 +375,34 @@ def guess(args):
         delays.append(time.monotonic() - start)
     after = reply_of(lambda: ftp.sendcmd(f"USER {args.user}"))
     return {"delays": delays, "after": after if after.startswith("closed") else "still open"}
+
+
+def parallel(args):
+    barrier, results = threading.Barrier(args.clients), []
+
+    def one():
+        try:
+            ftp = ftplib.FTP(timeout=60)
+            barrier.wait()
+            ftp.connect(args.host, args.port)
+            ftp.login(args.user, args.password)
+            size = [0]
+            if args.retr:
+                ftp.retrbinary(f"RETR {args.retr}", lambda b: size.__setitem__(0, size[0] + len(b)), 1 << 16)
+            results.append(("ok", size[0]))
+            ftp.quit()
+        except Exception as err:   # whatever a client meets is the figure
+            results.append((f"{type(err).__name__}: {str(err)[:60]}", 0))
+    threads = [threading.Thread(target=one) for _ in range(args.clients)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - start
+    failures = [r for r, _ in results if r != "ok"]
+    return {"k": args.clients, "seconds": took, "ok": args.clients - len(failures), "failures": sorted(set(failures)),
+            "mb_per_s": sum(n for _, n in results) / took / 1e6}
 
 
 def replies(args):
@@ -425,7 +476,16 @@ def parse(argv):
     held.add_argument("--count", type=int, required=True)
     held.add_argument("--user", default="")
     held.add_argument("--password", default="")
-    held.add_argument("--pasv", action="store_true", help="log in and leave a PASV outstanding on each")
+    held.add_argument("--pasv", action="store_true", help="leave a PASV outstanding on each (needs --user)")
+    held.add_argument("--extended", action="store_true", help="EPSV instead of PASV")
+    held.add_argument("--bare", action="store_true", help="TCP connections only, no greeting read")
+    held.add_argument("--signal", default="", metavar="FILE", help="made once every connection is held")
+    held.add_argument("--linger", type=float, default=0, help="seconds to hold them after that")
+    crowd = sub.add_parser("parallel", parents=[common])
+    crowd.add_argument("--user", required=True)
+    crowd.add_argument("--password", required=True)
+    crowd.add_argument("--clients", type=int, required=True)
+    crowd.add_argument("--retr", default="", metavar="NAME", help="each client downloads this file")
     garbage = sub.add_parser("raw", parents=[common])
     garbage.add_argument("line")
     garbage.add_argument("--repeat", type=int, default=1)
@@ -448,7 +508,7 @@ def parse(argv):
     return parser.parse_args(argv)
 
 
-COMMANDS = {"run": run, "replies": replies, "pasv": pasv, "probe": probe, "hold": hold, "raw": raw,
+COMMANDS = {"run": run, "replies": replies, "pasv": pasv, "probe": probe, "hold": hold, "parallel": parallel, "raw": raw,
             "guess": guess, "greeting": greeting, "steal": steal, "many": many}
 
 

@@ -96,6 +96,28 @@ def address_in(server, client, family):
     return address
 
 
+TOOL_ON = set()   # hosts that have ftp_client.py (in /var/tmp: it outlives a restart, /tmp may not)
+
+
+def tool_command(node, *args):
+    """The command line of playbooks/files/ftp_client.py on a host (put there once, with the audit's
+    client it imports)."""
+    host = node.check_output("hostname")
+    if host not in TOOL_ON:
+        for name in ("ftp_client.py", "ftp_audit.py"):
+            text = (ROOT / "playbooks" / "files" / name).read_text()
+            assert node.run(f'printf "%s" {shlex.quote(text)} > /var/tmp/{name}').rc == 0
+        TOOL_ON.add(host)
+    return "python3 /var/tmp/ftp_client.py " + " ".join(shlex.quote(str(a)) for a in args)
+
+
+def tool(node, *args):
+    """Run ftp_client.py on a host and parse its JSON output."""
+    result = node.run(tool_command(node, *args))
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 @dataclass
 class Server:
     name: str
@@ -136,14 +158,7 @@ class Client:
         return self.node.run(f"{assigns} bash -c {shlex.quote(script)}" if assigns else f"bash -c {shlex.quote(script)}")
 
     def tool_command(self, *args):
-        """The command line of playbooks/files/ftp_client.py on the client (put there once, with the
-        audit's client it imports)."""
-        if not getattr(self, "_tool", False):
-            for name in ("ftp_client.py", "ftp_audit.py"):
-                text = (ROOT / "playbooks" / "files" / name).read_text()
-                assert self.run('printf "%s" "$CODE" > /tmp/"$NAME"', CODE=text, NAME=name).rc == 0
-            self._tool = True
-        return "python3 /tmp/ftp_client.py " + " ".join(shlex.quote(str(a)) for a in args)
+        return tool_command(self.node, *args)
 
     def tool(self, *args):
         """Run ftp_client.py on the client and parse its JSON output."""

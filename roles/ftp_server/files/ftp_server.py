@@ -254,6 +254,19 @@ class Hardening:
             self._dtp_acceptor = None
             self.respond_w_warning("425 Every passive port is busy; try again later.")
 
+    command = ""
+
+    def pre_process_command(self, line, cmd, arg):
+        self.command = cmd
+        super().pre_process_command(line, cmd, arg)
+
+    def respond(self, resp, *args, **kwargs):
+        # RFC 959 gives STOR, STOU and APPE 553 (file name not allowed) for a file they may not create;
+        # pyftpdlib says 550, which these commands do not have. vsftpd says 553.
+        if self.command in ("STOR", "STOU", "APPE") and resp.startswith("550 "):
+            resp = "553" + resp[3:]
+        super().respond(resp, *args, **kwargs)
+
     def ftp_MLSD(self, path):
         # RFC 3659: a directory that is not there is 550, as for LIST; pyftpdlib says 501, which rclone
         # takes for a hard error (it lists a new target directory before creating it).
