@@ -2,12 +2,14 @@
 """An FTP client for checks that packaged clients cannot make: each subcommand prints one JSON object.
 
     ftp_client.py run HOST --user U --password P [--ca FILE [--prot C] [--new-sessions]] [--active]
-                       [--size N] [-c COMMAND ...]
+                       [--size N | --upload FILE] [--download FILE] [--debug] [-c COMMAND ...]
                                                  one login (over TLS with --ca), then each command as
                                                  written; a listing, RETR, STOR or APPE gets its data
-                                                 connection (STOR/APPE send N bytes, default 3);
-                                                 prints the login reply, each command's final reply
-                                                 and data, and the ports data connections came from
+                                                 connection (STOR/APPE send N bytes, default 3, or
+                                                 FILE; RETR writes to --download); prints the login
+                                                 reply, each command's final reply and data, and the
+                                                 ports data connections came from; --debug: the
+                                                 dialogue on stderr
     ftp_client.py probe HOST PORT ... [--repeat N] [--wait 1]
                                                  each port (all at once, N times in a row each): open
                                                  (connected), closed (refused) or filtered (no answer in
@@ -59,6 +61,7 @@ It needs ftp_audit.py beside it (the audit's client, whose session-resuming FTP_
 """
 
 import argparse
+import contextlib
 import ftplib
 import hashlib
 import io
@@ -254,11 +257,19 @@ def answer(ftp, command, path):
 
 
 def run(args):
+    if args.debug:
+        with contextlib.redirect_stdout(sys.stderr):   # ftplib prints its dialogue
+            return session(args)
+    return session(args)
+
+
+def session(args):
     if args.ca:
         ftp = connect(args, ftplib.FTP_TLS if args.new_sessions else Resuming)
         ftp.auth()
     else:
         ftp = connect(args, ftplib.FTP)
+    ftp.set_debuglevel(1 if args.debug else 0)
     seen = {"login": reply_of(lambda: ftp.login(args.user, args.password)), "steps": [], "peers": []}
     if not seen["login"].startswith("230"):
         reply_of(ftp.close)
@@ -276,14 +287,21 @@ def run(args):
                 ftp.voidcmd("TYPE I")
                 with ftp.transfercmd(line) as conn:
                     seen["peers"].append(conn.getpeername()[1])
-                    if verb in ("STOR", "APPE"):
+                    if verb in ("STOR", "APPE") and args.upload:
+                        with open(args.upload, "rb") as f:
+                            conn.sendfile(f)
+                    elif verb in ("STOR", "APPE"):
                         conn.sendall(b"e2e"[:args.size] if args.size <= 3 else os.urandom(args.size))
                     else:
                         while chunk := conn.recv(65536):
                             received.write(chunk)
                 return final_reply(ftp)
             reply = reply_of(transfer)
-            data = received.getvalue().decode(errors="replace") if verb not in ("STOR", "APPE") else None
+            if verb == "RETR" and args.download:
+                with open(args.download, "wb") as f:
+                    f.write(received.getvalue())
+            elif verb not in ("STOR", "APPE"):
+                data = received.getvalue().decode(errors="replace")
         else:
             reply = reply_of(lambda: ftp.sendcmd(line))
         seen["steps"].append({"command": line, "reply": reply, "data": data})
@@ -492,16 +510,19 @@ def parse(argv):
     guesses = sub.add_parser("guess", parents=[common])
     guesses.add_argument("--user", required=True)
     guesses.add_argument("--attempts", type=int, required=True)
-    session = sub.add_parser("run", parents=[common, account])
-    session.add_argument("-c", dest="commands", action="append", default=[], metavar="COMMAND",
+    one = sub.add_parser("run", parents=[common, account])
+    one.add_argument("-c", dest="commands", action="append", default=[], metavar="COMMAND",
                          help="an FTP command, as sent (repeat for more)")
-    session.add_argument("--ca", default="", help="log in over TLS, checking the certificate with this CA")
-    session.add_argument("--prot", choices=["P", "C"], default="P", help="data connections over TLS: P, or C")
-    session.add_argument("--new-sessions", action="store_true",
+    one.add_argument("--ca", default="", help="log in over TLS, checking the certificate with this CA")
+    one.add_argument("--prot", choices=["P", "C"], default="P", help="data connections over TLS: P, or C")
+    one.add_argument("--new-sessions", action="store_true",
                          help="each data connection starts a TLS session of its own (plain ftplib)")
-    session.add_argument("--active", action="store_true", help="active mode (PORT/EPRT)")
-    session.add_argument("--size", type=int, default=3, help="bytes each STOR/APPE sends")
-    session.add_argument("--tls", choices=sorted(VERSIONS), default="")
+    one.add_argument("--active", action="store_true", help="active mode (PORT/EPRT)")
+    one.add_argument("--size", type=int, default=3, help="bytes each STOR/APPE sends")
+    one.add_argument("--upload", default="", metavar="FILE", help="what each STOR/APPE sends")
+    one.add_argument("--download", default="", metavar="FILE", help="where RETR writes")
+    one.add_argument("--debug", action="store_true", help="the dialogue on stderr")
+    one.add_argument("--tls", choices=sorted(VERSIONS), default="")
     bulk = sub.add_parser("many", parents=[common, account, tls])
     bulk.add_argument("--files", type=int, default=50)
     bulk.add_argument("--active", action="store_true", help="active mode (PORT/EPRT) instead of passive")

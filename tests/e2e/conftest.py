@@ -177,13 +177,6 @@ class Client:
             args += ["-c", command]
         return self.tool(*args)
 
-    def python(self, code, *args):
-        """Run Python code on the client (its own python3 and ftplib) and parse its JSON output."""
-        quoted = " ".join(shlex.quote(str(a)) for a in args)
-        result = self.node.run(f"python3 -c {shlex.quote(code)} {quoted}")
-        assert result.rc == 0, result.stderr
-        return json.loads(result.stdout)
-
 
 def pytest_generate_tests(metafunc):
     if "server_name" in metafunc.fixturenames:

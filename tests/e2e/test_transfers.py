@@ -29,22 +29,12 @@ SCRIPTS = {
         curl -sS -v --fail --max-time 60 $mode --user "$FTP_USER:$FTP_PASSWORD" \\
           -o $BACK "ftp://$SERVER/upload/$NAME"
     """,
-    # ftplib picks EPSV/EPRT by itself on an IPv6 connection, PASV/PORT on IPv4.
+    # Python's ftplib, through the project's client (ftp_client.py run), which the test puts there
+    # first; ftplib picks EPSV/EPRT by itself on an IPv6 connection, PASV/PORT on IPv4.
     "ftplib": """
-        python3 - "$HOST" "$FTP_USER" "$FTP_PASSWORD" "$SAMPLE" "$NAME" "$BACK" "$ACTIVE" <<'EOF' 1>&2
-import ftplib, sys
-host, user, password, sample, name, back, active = sys.argv[1:]
-ftp = ftplib.FTP(host, timeout=30)
-ftp.set_debuglevel(1)
-ftp.login(user, password)
-ftp.set_pasv(active != "on")
-ftp.cwd("upload")
-with open(sample, "rb") as f:
-    ftp.storbinary("STOR " + name, f)
-with open(back, "wb") as f:
-    ftp.retrbinary("RETR " + name, f.write)
-ftp.quit()
-EOF
+        if [ "$ACTIVE" = on ]; then mode=--active; else mode=""; fi
+        $TOOL run "$HOST" --user "$FTP_USER" --password "$FTP_PASSWORD" $mode --debug --upload $SAMPLE \\
+          --download $BACK -c "CWD upload" -c "STOR $NAME" -c "RETR $NAME" > /dev/null
     """,
     # wget cannot upload: curl puts the file there.
     "wget": """
@@ -122,6 +112,7 @@ def test_round_trip(server, client, sample, small, tool, mode, family):
         SCRIPTS[tool], HOST=host, SERVER=f"[{host}]" if family == "ipv6" else host,
         FTP_USER=client.user, FTP_PASSWORD=client.password,
         SAMPLE=sample.path, NAME=name, BACK=back, ACTIVE="on" if mode == "active" else "off",
+        TOOL=client.tool_command(),
     )
     assert result.rc == 0, result.stderr[-2000:]
     assert client.node.check_output(f"sha256sum {back}").split()[0] == sample.digest

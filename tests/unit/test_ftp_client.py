@@ -30,6 +30,12 @@ def test_run_takes_commands_in_order_and_its_flags():
                                                                          12345, "", "P")
 
 
+def test_run_moves_files_when_told():
+    args = parse(["run", "host", "--user", "u", "--password", "p", "--upload", "a.bin", "--download", "b.bin",
+                  "--debug", "-c", "STOR x", "-c", "RETR x"])
+    assert (args.upload, args.download, args.debug) == ("a.bin", "b.bin", True)
+
+
 def test_replies_names_every_command_in_three_situations():
     assert all(len(paths) == len(SITUATIONS) for paths in REPLIES.values())
     assert {"LIST", "NLST", "MLSD", "MLST", "CWD", "SIZE", "MDTM", "RETR", "STOR", "DELE", "RMD", "RNFR",
