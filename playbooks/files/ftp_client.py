@@ -287,14 +287,17 @@ def session(args):
                 ftp.voidcmd("TYPE I")
                 with ftp.transfercmd(line) as conn:
                     seen["peers"].append(conn.getpeername()[1])
-                    if verb in ("STOR", "APPE") and args.upload:
-                        with open(args.upload, "rb") as f:
-                            conn.sendfile(f)
-                    elif verb in ("STOR", "APPE"):
-                        conn.sendall(b"e2e"[:args.size] if args.size <= 3 else os.urandom(args.size))
-                    else:
-                        while chunk := conn.recv(65536):
-                            received.write(chunk)
+                    try:
+                        if verb in ("STOR", "APPE") and args.upload:
+                            with open(args.upload, "rb") as f:
+                                conn.sendfile(f)
+                        elif verb in ("STOR", "APPE"):
+                            conn.sendall(b"e2e"[:args.size] if args.size <= 3 else os.urandom(args.size))
+                        else:
+                            while chunk := conn.recv(65536):
+                                received.write(chunk)
+                    except OSError:   # the server ended the data connection early (a full disk): its reply says why
+                        pass
                 return final_reply(ftp)
             reply = reply_of(transfer)
             if verb == "RETR" and args.download:
