@@ -157,11 +157,13 @@ MANY = {
           open -u $FTP_USER,$FTP_PASSWORD $HOST; mkdir -p upload/$DIR;
           mirror -R --parallel=10 $SRC upload/$DIR; mirror --parallel=10 upload/$DIR $DST"
     """,
-    # rclone opens a connection per transfer and checker; over the cap it retries until it gives up
-    # (not done in 300 s against vsftpd's 5). Its own limit, set to the cap, is the answer (docs).
-    "rclone copy --transfers 10": """
+    # rclone opens a connection per transfer and per checker, and over the cap retries until it gives up
+    # (--transfers 10 against vsftpd's 5: not done in 300 s). Its own limit must be one more than the
+    # larger of --transfers and --checkers with --check-first (rclone help backend ftp), within the cap.
+    "rclone copy --check-first at the cap": """
+        n=$((CAP - 1 < 10 ? CAP - 1 : 10))
         opts="--ftp-host $HOST --ftp-user $FTP_USER --ftp-pass $(rclone obscure "$FTP_PASSWORD")
-          --transfers 10 --checkers 10 --ftp-concurrency $CAP --contimeout 20s --timeout 30s"
+          --transfers $n --checkers $n --check-first --ftp-concurrency $((n + 1)) --contimeout 20s --timeout 30s"
         rclone copy $opts $SRC ":ftp:upload/$DIR" && rclone copy $opts ":ftp:upload/$DIR" $DST
     """,
 }
