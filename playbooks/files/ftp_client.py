@@ -330,7 +330,7 @@ def state(host, port, timeout):
 
 def probe(args):
     def row(port):
-        return [state(args.host, port, args.wait) for _ in range(args.repeat)]
+        return [state(args.host, port, args.wait) for attempt in range(args.repeat)]
     with ThreadPoolExecutor(len(args.ports)) as pool:
         return dict(zip(map(str, args.ports), pool.map(row, args.ports)))
 
@@ -338,7 +338,7 @@ def probe(args):
 def hold(args):
     if args.bare:
         held = []
-        for _ in range(args.count):
+        for attempt in range(args.count):
             try:
                 held.append(socket.create_connection((args.host, args.port), timeout=5))
             except OSError:
@@ -348,7 +348,7 @@ def hold(args):
         return {"connected": len(held)}
     held, seen = [], {"welcomed": 0, "refused": None, "pasv": []}
     try:
-        for _ in range(args.count):
+        for attempt in range(args.count):
             try:
                 ftp = connect(args, ftplib.FTP)
             except ftplib.Error as err:
@@ -414,16 +414,16 @@ def parallel(args):
             ftp.quit()
         except Exception as err:   # whatever a client meets is the figure
             results.append((f"{type(err).__name__}: {str(err)[:60]}", 0))
-    threads = [threading.Thread(target=one) for _ in range(args.clients)]
+    threads = [threading.Thread(target=one) for client in range(args.clients)]
     start = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     took = time.monotonic() - start
-    failures = [r for r, _ in results if r != "ok"]
+    failures = [outcome for outcome, size in results if outcome != "ok"]
     return {"k": args.clients, "seconds": took, "ok": args.clients - len(failures), "failures": sorted(set(failures)),
-            "mb_per_s": sum(n for _, n in results) / took / 1e6}
+            "mb_per_s": sum(size for outcome, size in results) / took / 1e6}
 
 
 def replies(args):
@@ -515,11 +515,11 @@ def parse(argv):
     guesses.add_argument("--attempts", type=int, required=True)
     one = sub.add_parser("run", parents=[common, account])
     one.add_argument("-c", dest="commands", action="append", default=[], metavar="COMMAND",
-                         help="an FTP command, as sent (repeat for more)")
+                     help="an FTP command, as sent (repeat for more)")
     one.add_argument("--ca", default="", help="log in over TLS, checking the certificate with this CA")
     one.add_argument("--prot", choices=["P", "C"], default="P", help="data connections over TLS: P, or C")
     one.add_argument("--new-sessions", action="store_true",
-                         help="each data connection starts a TLS session of its own (plain ftplib)")
+                     help="each data connection starts a TLS session of its own (plain ftplib)")
     one.add_argument("--active", action="store_true", help="active mode (PORT/EPRT)")
     one.add_argument("--size", type=int, default=3, help="bytes each STOR/APPE sends")
     one.add_argument("--upload", default="", metavar="FILE", help="what each STOR/APPE sends")
@@ -532,8 +532,8 @@ def parse(argv):
     return parser.parse_args(argv)
 
 
-COMMANDS = {"run": run, "replies": replies, "pasv": pasv, "probe": probe, "hold": hold, "parallel": parallel, "raw": raw,
-            "guess": guess, "greeting": greeting, "steal": steal, "many": many}
+COMMANDS = {"run": run, "replies": replies, "pasv": pasv, "probe": probe, "hold": hold, "parallel": parallel,
+            "raw": raw, "guess": guess, "greeting": greeting, "steal": steal, "many": many}
 
 
 def main(argv=None):
