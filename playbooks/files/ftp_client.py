@@ -236,27 +236,39 @@ REPLIES = {
     "RNFR": ("upload/e2e-missing.txt", "../../etc/passwd", "e2e-locked.txt"),
 }
 SITUATIONS = ("missing", "outside", "denied")
-DATA = {"LIST", "NLST", "MLSD", "RETR", "STOR"}
+UPLOADS = {"STOR", "APPE", "STOU"}
+DATA = {"LIST", "NLST", "MLSD", "RETR"} | UPLOADS
+
+
+def transfer(ftp, line, body=b"e2e", sink=None, peers=None):
+    """One data command as written, its data connection first (in passive mode): `body` sent up, or
+    what comes down written to `sink`; the reply that ends it. `peers` gets the data connection's port."""
+    def go():
+        ftp.voidcmd("TYPE I")
+        with ftp.transfercmd(line) as conn:
+            if peers is not None:
+                peers.append(conn.getpeername()[1])
+            try:
+                if line.split()[0].upper() in UPLOADS:
+                    conn.sendall(body)
+                else:
+                    while chunk := conn.recv(65536):
+                        if sink is not None:
+                            sink.write(chunk)
+            except OSError:   # the server ended the data connection early (a full disk): its reply says why
+                pass
+        return final_reply(ftp)
+    return reply_of(go)
 
 
 def answer(ftp, command, path):
     """The reply that ends one command (RNFR: RNTO's when RNFR was accepted)."""
-    if command not in DATA:
-        reply = reply_of(lambda: ftp.sendcmd(f"{command} {path}"))
-        if command == "RNFR" and reply[:1] == "3":
-            reply = reply_of(lambda: ftp.sendcmd("RNTO e2e-renamed.txt"))
-        return reply
-
-    def transfer():
-        ftp.voidcmd("TYPE I")
-        with ftp.transfercmd(f"{command} {path}") as data:
-            if command == "STOR":
-                data.sendall(b"e2e")
-            else:
-                while data.recv(65536):
-                    pass
-        return final_reply(ftp)
-    return reply_of(transfer)
+    if command in DATA:
+        return transfer(ftp, f"{command} {path}")
+    reply = reply_of(lambda: ftp.sendcmd(f"{command} {path}"))
+    if command == "RNFR" and reply[:1] == "3":
+        reply = reply_of(lambda: ftp.sendcmd("RNTO e2e-renamed.txt"))
+    return reply
 
 
 def run(args):
@@ -280,33 +292,21 @@ def session(args):
     if args.ca and args.prot == "P":
         ftp.prot_p()
     ftp.set_pasv(not args.active)
+    if args.upload:
+        with open(args.upload, "rb") as f:
+            body = f.read()
+    else:
+        body = b"e2e"[:args.size] if args.size <= 3 else os.urandom(args.size)
     for line in args.commands:
         verb = line.split()[0].upper()
         data = None
-        if verb in DATA | {"APPE"}:
+        if verb in DATA:
             received = io.BytesIO()
-
-            def transfer():
-                ftp.voidcmd("TYPE I")
-                with ftp.transfercmd(line) as conn:
-                    seen["peers"].append(conn.getpeername()[1])
-                    try:
-                        if verb in ("STOR", "APPE") and args.upload:
-                            with open(args.upload, "rb") as f:
-                                conn.sendfile(f)
-                        elif verb in ("STOR", "APPE"):
-                            conn.sendall(b"e2e"[:args.size] if args.size <= 3 else os.urandom(args.size))
-                        else:
-                            while chunk := conn.recv(65536):
-                                received.write(chunk)
-                    except OSError:   # the server ended the data connection early (a full disk): its reply says why
-                        pass
-                return final_reply(ftp)
-            reply = reply_of(transfer)
+            reply = transfer(ftp, line, body, received, seen["peers"])
             if verb == "RETR" and args.download:
                 with open(args.download, "wb") as f:
                     f.write(received.getvalue())
-            elif verb not in ("STOR", "APPE"):
+            elif verb not in UPLOADS:
                 data = received.getvalue().decode(errors="replace")
         else:
             reply = reply_of(lambda: ftp.sendcmd(line))
