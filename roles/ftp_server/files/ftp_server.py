@@ -5,8 +5,12 @@ a random port when the range is used up), announced address, chroot, hashed pass
 after failed logins, no bounce or port stealing, an xferlog in vsftpd's format, FTPS (TLS 1.2+) whose
 data connections must resume their own control connection's TLS session.
 
-    server.py --config FILE           serve
-    server.py --config FILE --check   validate FILE and exit: 0 good, 1 bad (nothing is bound)
+    server.py --config FILE               serve (SIGHUP: read the accounts again)
+    server.py --config FILE --check       validate FILE and its accounts, exit: 0 good, 1 bad
+    server.py --accounts FILE --check     validate an accounts file alone
+
+The accounts live in a file of their own (config "accounts"), read again on SIGHUP: an account removed
+or changed takes effect without a restart, and the sessions of a removed account are ended.
 """
 
 import argparse
@@ -17,17 +21,29 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import time
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers.ftp.data import DTPHandler
 from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
 from pyftpdlib.servers import FTPServer
 
-HOME_PERM = "el"            # homes are read-only: list and change directory
-UPLOAD_PERM = "elradfmwMT"  # upload dirs: everything but site commands
+# What each access mode may do (pyftpdlib's letters): in the home, in the upload directory, in a shared
+# directory. e: CWD, l: LIST/NLST/MLSD/MLST/STAT/SIZE/MDTM, r: RETR, a: APPE, d: DELE/RMD, f: RNFR/RNTO,
+# m: MKD, w: STOR/STOU, T: MFMT (no M: SITE CHMOD, which vsftpd's
+# virtual accounts do not have). The home itself is read-only (as under vsftpd's chroot).
+PERMS = {
+    "read_write": {"home": "el", "upload": "elradfmwT"},
+    "read_only": {"home": "elr", "upload": "elr"},
+    # A drop box: store new files (Hardening.ftp_STOR refuses to overwrite), nothing else.
+    "upload_only": {"home": "e", "upload": "ew"},
+}
+ACCESS = tuple(PERMS)
 
 
 class ConfigError(ValueError):
@@ -74,24 +90,8 @@ def load(path):
     cfg["passive_address"] = announced(cfg.get("passive_address") or "", cfg.get("passive_address_resolve"))
     require(isinstance(cfg.get("active_enabled"), bool), "active_enabled must be true or false")
     require(cfg.get("anonymous") is False, "anonymous logins are not offered by this backend")
-    users = cfg.get("users")
-    require(isinstance(users, list), "users must be a list")
-    names = [u.get("name") for u in users]
-    require(len(set(names)) == len(names), "users lists a name twice")
-    base = str(cfg.get("home_base") or "")
-    for user in users:
-        name = user.get("name")
-        require(isinstance(name, str) and name and "/" not in name and name not in (".", ".."),
-                f"user name {name!r} is not a plain name")
-        require(crypt("probe", str(user.get("password_hash", ""))) is not None,
-                f"user {name}: password_hash is not a crypt hash this system knows")
-        # The home is the chroot; uploads go to one directory inside it.
-        user["home"] = os.path.join(base, name)
-        user["upload"] = os.path.join(user["home"], str(user.get("upload_dir") or "upload"))
-        for key in ("home", "upload"):
-            require(os.path.isdir(user[key]), f"user {name}: {key} {user[key]} is not a directory")
-        require(os.path.dirname(os.path.realpath(user["upload"])) == os.path.realpath(user["home"]),
-                f"user {name}: upload_dir must be one directory inside the home")
+    cfg["accounts"] = str(cfg.get("accounts") or "")
+    cfg["users"] = load_accounts(cfg["accounts"])["users"]
     xferlog = cfg.get("xferlog") or ""
     require(not xferlog or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
     banner = cfg.get("banner", "FTP server ready.")
@@ -103,6 +103,47 @@ def load(path):
         cfg["tls_material"] = tls_material(cfg)
         cfg["tickets"] = Tickets()
     return cfg
+
+
+def load_accounts(path):
+    """Read and validate the accounts file ({"home_base": ..., "users": [...]})."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            accounts = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot read the accounts {path!r}: {err}") from None
+    require(isinstance(accounts, dict), f"{path}: not a JSON object")
+    users = accounts.get("users")
+    require(isinstance(users, list), "users must be a list")
+    names = [u.get("name") for u in users]
+    require(len(set(names)) == len(names), "users lists a name twice")
+    base = str(accounts.get("home_base") or "")
+    require(os.path.isabs(base), f"home_base {base!r} must be an absolute path")
+    for user in users:
+        name = user.get("name")
+        require(isinstance(name, str) and name and "/" not in name and name not in (".", ".."),
+                f"user name {name!r} is not a plain name")
+        require(crypt("probe", str(user.get("password_hash", ""))) is not None,
+                f"user {name}: password_hash is not a crypt hash this system knows")
+        access = user.setdefault("access", "read_write")
+        require(access in ACCESS, f"user {name}: access {access!r} is not one of {', '.join(ACCESS)}")
+        rate = user.setdefault("max_rate", 0)
+        require(isinstance(rate, int) and not isinstance(rate, bool) and rate >= 0,
+                f"user {name}: max_rate must be a whole number of bytes per second")
+        # The home is the chroot; uploads go to one directory inside it; a shared directory is mounted
+        # (bind, by the role) at another.
+        user["home"] = os.path.join(base, name)
+        user["upload"] = os.path.join(user["home"], str(user.get("upload_dir") or "upload"))
+        require(os.path.isdir(user["home"]), f"user {name}: home {user['home']} is not a directory")
+        require(os.path.dirname(os.path.realpath(user["upload"])) == os.path.realpath(user["home"]),
+                f"user {name}: upload_dir must be one directory inside the home")
+        if user.get("shared"):
+            user["share"] = os.path.join(user["home"], os.path.basename(str(user["shared"]).rstrip("/")))
+            require(os.path.dirname(os.path.realpath(user["share"])) == os.path.realpath(user["home"]),
+                    f"user {name}: shared must be one directory name inside the home")
+            shared = user.setdefault("shared_access", access)
+            require(shared in ACCESS, f"user {name}: shared_access {shared!r} is not one of {', '.join(ACCESS)}")
+    return {"home_base": base, "users": users}
 
 
 def announced(address, resolve):
@@ -203,15 +244,22 @@ class Tickets:
 
 
 class Authorizer(DummyAuthorizer):
-    """Accounts from the config: crypt hashes, read-only homes, one writable upload directory."""
+    """Accounts from the config: crypt hashes, a read-only home, an upload directory and a shared one,
+    each with what the account's access mode allows there."""
 
     def __init__(self, users):
         super().__init__()
-        self.hashes = {}
+        self.hashes, self.rates, self.access = {}, {}, {}
         for user in users:
-            self.add_user(user["name"], "", user["home"], perm=HOME_PERM)
-            self.override_perm(user["name"], user["upload"], UPLOAD_PERM, recursive=True)
-            self.hashes[user["name"]] = user["password_hash"]
+            name, perms = user["name"], PERMS[user["access"]]
+            self.add_user(name, "", user["home"], perm=perms["home"])
+            if os.path.isdir(user["upload"]) and user["access"] != "read_only":
+                self.override_perm(name, user["upload"], perms["upload"], recursive=True)
+            if user.get("share"):
+                self.override_perm(name, user["share"], PERMS[user["shared_access"]]["upload"], recursive=True)
+            self.hashes[name] = user["password_hash"]
+            self.rates[name] = user["max_rate"]
+            self.access[name] = user["access"]
 
     def validate_authentication(self, username, password, handler):
         hashed = self.hashes.get(username)
@@ -238,10 +286,22 @@ class BoundedPassiveDTP(PassiveDTP):
         super().bind(addr)
 
 
+class Files(AbstractedFS):
+    """Listings name the owner "ftp" (vsftpd's hide_ids): every file belongs to one system account,
+    whose name and numbers are nobody's business."""
+
+    def get_user_by_uid(self, uid):
+        return "ftp"
+
+    def get_group_by_gid(self, gid):
+        return "ftp"
+
+
 class Hardening:
     """What both handlers (cleartext and TLS) add to pyftpdlib's."""
 
     passive_dtp = BoundedPassiveDTP
+    abstracted_fs = Files
     permit_foreign_addresses = False   # no bounce: PORT/EPRT only to the client itself
     permit_privileged_ports = False    # and never to its ports below 1024
     active_enabled = True
@@ -262,10 +322,36 @@ class Hardening:
 
     def respond(self, resp, *args, **kwargs):
         # RFC 959 gives STOR, STOU and APPE 553 (file name not allowed) for a file they may not create;
-        # pyftpdlib says 550, which these commands do not have. vsftpd says 553.
-        if self.command in ("STOR", "STOU", "APPE") and resp.startswith("550 "):
+        # pyftpdlib says 550, which these commands do not have. vsftpd says 553 where the account may
+        # store files, and 550 (a command refused) for a read-only account, and for APPE in a drop box.
+        if self.command in ("STOR", "STOU", "APPE") and resp.startswith("550 ") and self.stores(self.command):
             resp = "553" + resp[3:]
         super().respond(resp, *args, **kwargs)
+
+    def stores(self, command):
+        access = self.authorizer.access.get(self.username)
+        return access == "read_write" or (access == "upload_only" and command != "APPE")
+
+    def drop_box(self):
+        return self.authenticated and self.authorizer.access.get(self.username) == "upload_only"
+
+    max_rate = 0   # the account's cap, bytes per second (0: none); see Limited
+
+    def on_login(self, username):
+        self.max_rate = self.authorizer.rates.get(username, 0)
+
+    def ftp_STOR(self, file, mode="w"):
+        # A drop box stores new files: no overwrite and no resume (REST) of what is there (vsftpd's
+        # anonymous-style upload says the same: 553).
+        if self.drop_box() and (self.fs.lexists(file) or self._restart_position):
+            self._restart_position = 0
+            return self.respond("553 Could not create file.")
+        return super().ftp_STOR(file, mode)
+
+    def ftp_REST(self, line):
+        if self.drop_box():
+            return self.respond("550 Permission denied.")
+        return super().ftp_REST(line)
 
     def ftp_MLSD(self, path):
         # RFC 3659: a directory that is not there is 550, as for LIST; pyftpdlib says 501, which rclone
@@ -289,13 +375,63 @@ class Hardening:
         if not self.xferlog:
             return
         # vsftpd's xferlog line: time, seconds, client, bytes, path, type, action, direction,
-        # access, user, service, auth, auth user, completion.
-        line = "%s %d %s %d %s b _ %s r %s ftp 0 * %s\n" % (
+        # access (g: a virtual account, as vsftpd marks them), user, service, auth, auth user, completion.
+        line = "%s %d %s %d %s b _ %s g %s ftp 0 * %s\n" % (
             time.strftime("%a %b %d %H:%M:%S %Y"), round(elapsed), self.remote_ip, bytes,
             self.fs.fs2ftp(filename), "i" if receive else "o", self.username, "c" if completed else "i",
         )
         with open(self.xferlog, "a", encoding="utf-8") as f:
             f.write(line)
+
+
+class Limited(DTPHandler):
+    """A data connection at the account's max_rate, both ways: the bytes moved never run ahead of the
+    rate since the first one (pyftpdlib's ThrottledDTPHandler lets a third more through). At full
+    speed, and with sendfile, for an account without a cap."""
+
+    def __init__(self, sock, cmd_channel):
+        super().__init__(sock, cmd_channel)
+        self.rate = cmd_channel.max_rate
+        self.started = None
+        self.moved = 0
+        self.pause = None
+        if self.rate:   # buffers of at most a tenth of a second: an even pace
+            self.ac_in_buffer_size = max(4096, min(self.ac_in_buffer_size, self.rate // 10))
+            self.ac_out_buffer_size = max(4096, min(self.ac_out_buffer_size, self.rate // 10))
+
+    def use_sendfile(self):
+        return not self.rate and super().use_sendfile()
+
+    def recv(self, buffer_size):
+        chunk = super().recv(buffer_size)
+        self.count(len(chunk))
+        return chunk
+
+    def send(self, data):
+        sent = super().send(data)
+        self.count(sent)
+        return sent
+
+    def count(self, size):
+        if not self.rate or not size:
+            return
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        self.moved += size
+        ahead = self.started + self.moved / self.rate - now
+        if ahead > 0.01 and self.pause is None:
+            self.del_channel()
+            self.pause = self.ioloop.call_later(ahead, self.resume, _errback=self.handle_error)
+
+    def resume(self):
+        self.pause = None
+        self.add_channel(events=self.ioloop.READ if self.receive else self.ioloop.WRITE)
+
+    def close(self):
+        if self.pause is not None and not self.pause.cancelled:
+            self.pause.cancel()
+        super().close()
 
 
 def login_first(commands):
@@ -307,6 +443,7 @@ def login_first(commands):
 
 class PlainHandler(Hardening, FTPHandler):
     proto_cmds = login_first(FTPHandler.proto_cmds)
+    dtp_handler = Limited
 
 
 def tls_handler(cfg):
@@ -315,7 +452,7 @@ def tls_handler(cfg):
 
     tickets = cfg["tickets"]
 
-    class DataHandler(TLS_DTPHandler):
+    class DataHandler(TLS_DTPHandler, Limited):
         checked = False   # the handshake is done and the session is the control connection's
 
         def send(self, data):
@@ -377,21 +514,47 @@ def serve(cfg):
     server = FTPServer(("::", cfg["listen_port"]), handler)
     server.max_cons = cfg["max_clients"]
     server.max_cons_per_ip = cfg["max_per_ip"]
+    # SIGHUP (systemctl reload) only raises a flag: the accounts are read again between two turns of
+    # the event loop, never in the middle of one.
+    wanted = []
+    signal.signal(signal.SIGHUP, lambda *_: wanted.append(True))
+    server.ioloop.call_every(0.5, lambda: wanted and (wanted.clear() or reload(handler, server, cfg)))
     server.serve_forever()
+
+
+def reload(handler, server, cfg):
+    """Read the accounts again; end the sessions of accounts that are gone. A bad file changes nothing."""
+    try:
+        users = load_accounts(cfg["accounts"])["users"]
+    except ConfigError as err:
+        logging.error("accounts not reloaded: %s", err)
+        return
+    handler.authorizer = Authorizer(users)
+    names = {user["name"] for user in users}
+    for channel in list(server.ioloop.socket_map.values()):
+        if isinstance(channel, handler) and channel.authenticated and channel.username not in names:
+            logging.info("%s: account removed, session ended", channel.username)
+            channel.respond("421 Account removed; closing control connection.")
+            channel.close_when_done()
+    logging.info("accounts reloaded: %d", len(names))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--check", action="store_true", help="validate the config and exit")
+    parser.add_argument("--config", help="the server's configuration")
+    parser.add_argument("--accounts", help="with --check: an accounts file alone")
+    parser.add_argument("--check", action="store_true", help="validate and exit")
     args = parser.parse_args(argv)
+    path = args.config or args.accounts
+    if not path or (args.accounts and not args.check) or (args.config and args.accounts):
+        parser.error("give --config FILE, or --accounts FILE with --check")
     try:
-        cfg = load(args.config)
+        cfg = load(args.config) if args.config else load_accounts(args.accounts)
     except ConfigError as err:
-        print(f"{args.config}: {err}", file=sys.stderr)
+        print(f"{path}: {err}", file=sys.stderr)
         return 1
     if args.check:
-        print(f"{args.config}: OK")
+        print(f"{path}: OK")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     serve(cfg)
