@@ -514,29 +514,38 @@ def serve(cfg):
     server = FTPServer(("::", cfg["listen_port"]), handler)
     server.max_cons = cfg["max_clients"]
     server.max_cons_per_ip = cfg["max_per_ip"]
-    # SIGHUP (systemctl reload) only raises a flag: the accounts are read again between two turns of
-    # the event loop, never in the middle of one.
-    wanted = []
-    signal.signal(signal.SIGHUP, lambda *_: wanted.append(True))
-    server.ioloop.call_every(0.5, lambda: wanted and (wanted.clear() or reload(handler, server, cfg)))
+    # SIGHUP (systemctl reload): the new accounts apply at once, before `systemctl reload` returns to
+    # the role (a login right after a converge sees them); the sessions of removed accounts are ended
+    # within half a second, by the event loop, never in the middle of one of its turns.
+    gone = []
+    signal.signal(signal.SIGHUP, lambda *_: gone.append(reload(handler, cfg)))
+    server.ioloop.call_every(0.5, end_sessions, handler, server, gone)
     server.serve_forever()
 
 
-def reload(handler, server, cfg):
-    """Read the accounts again; end the sessions of accounts that are gone. A bad file changes nothing."""
+def reload(handler, cfg):
+    """Read the accounts again and return their names; a bad file changes nothing (None)."""
     try:
         users = load_accounts(cfg["accounts"])["users"]
     except ConfigError as err:
         logging.error("accounts not reloaded: %s", err)
-        return
+        return None
     handler.authorizer = Authorizer(users)
-    names = {user["name"] for user in users}
-    for channel in list(server.ioloop.socket_map.values()):
-        if isinstance(channel, handler) and channel.authenticated and channel.username not in names:
-            logging.info("%s: account removed, session ended", channel.username)
-            channel.respond("421 Account removed; closing control connection.")
-            channel.close_when_done()
-    logging.info("accounts reloaded: %d", len(names))
+    logging.info("accounts reloaded: %d", len(users))
+    return {user["name"] for user in users}
+
+
+def end_sessions(handler, server, gone):
+    """After a reload: end the sessions of accounts that are no longer there."""
+    while gone:
+        names = gone.pop(0)
+        if names is None:
+            continue
+        for channel in list(server.ioloop.socket_map.values()):
+            if isinstance(channel, handler) and channel.authenticated and channel.username not in names:
+                logging.info("%s: account removed, session ended", channel.username)
+                channel.respond("421 Account removed; closing control connection.")
+                channel.close_when_done()
 
 
 def main(argv=None):
