@@ -12,6 +12,8 @@ PLAY = """
   roles: [ftp_server]
 """
 
+HASH = "$6$saltsalt$" + "x" * 86   # the form of a crypt hash: these cases fail before it is used
+
 BAD = {
     "article's 20-20 range": (
         {"ftp_server_pasv_min_port": 20, "ftp_server_pasv_max_port": 20},
@@ -56,6 +58,53 @@ BAD = {
     "plain password": (
         {"ftp_server_users": [{"name": "eve", "password_hash": "secret"}]},
         "never the password itself",
+    ),
+    "unknown access mode": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "access": "write_only"}]},
+        "access must be one of: read_write, read_only, upload_only",
+    ),
+    "shared directory outside the base": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "shared": "/etc"}]},
+        "shared names a directory inside ftp_server_home_base",
+    ),
+    "shared directory through ..": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "shared": "shared/../../etc"}]},
+        "shared names a directory inside ftp_server_home_base",
+    ),
+    "shared directory inside a home": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH},
+                              {"name": "bob", "password_hash": HASH, "shared": "eve/upload"}]},
+        "apart from every account's home",
+    ),
+    "rate of zero": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "max_rate": 0}]},
+        "max_rate is a positive whole number",
+    ),
+    "rate not a number": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "max_rate": "2MB"}]},
+        "max_rate",
+    ),
+    "a name twice": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH}, {"name": "eve", "password_hash": HASH}]},
+        "lists a name more than once",
+    ),
+    "drop box reading a shared directory": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "access": "upload_only",
+                               "shared": "shared/inbox", "shared_access": "read_only"}]},
+        "a drop box (access upload_only) with a shared directory it could read through",
+    ),
+    "shared access wider than the account's": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "access": "read_only",
+                               "shared": "shared/inbox", "shared_access": "read_write"}]},
+        "shared_access may only narrow the account's access",
+    ),
+    "shared directory over the upload directory": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "shared": "shared/upload"}]},
+        "which is that of the upload directory",
+    ),
+    "accounts outside their homes": (
+        {"ftp_server_chroot": False},
+        "Every account is locked into its home",
     ),
 }
 
