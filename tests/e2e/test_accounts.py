@@ -9,14 +9,30 @@ import time
 import uuid
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, random_file, recap
+from conftest import ROOT, ansible_playbook, focus, hostvars, random_file, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
-NAMES = ("tester", "partner", "customer", "staff", "slow")   # molecule/shared/group_vars/ftp_servers.yml
+PASSWORDS = {}   # account: password, for the accounts the client knows (ftp_client_accounts)
 
 
 def password(name):
-    return f"{name}-password"
+    return PASSWORDS[name]
+
+
+def account(server, client, access, want=lambda user: True):
+    """The name of a present account of this access mode (and condition) whose password the client
+    knows (inventory: ftp_client_accounts); a skip when the inventory has none."""
+    PASSWORDS.update(hostvars(client.name).get("ftp_client_accounts", {}), **{client.user: client.password})
+    for user in server.settings["ftp_server_users"]:
+        if (user.get("state", "present") == "present" and user.get("access", "read_write") == access
+                and user["name"] in PASSWORDS and want(user)):
+            return user["name"]
+    pytest.skip(f"the inventory names no {access} account of this kind whose password the client knows "
+                "(ftp_client_accounts)")
+
+
+def shares(user):
+    return bool(user.get("shared"))
 
 
 def replies(client, server, user, *commands):
@@ -24,35 +40,46 @@ def replies(client, server, user, *commands):
     return [(s["command"], s["reply"][:3]) for s in steps]
 
 
+def upload_dir(server, name):
+    return next(u.get("upload_dir", "upload") for u in server.settings["ftp_server_users"] if u["name"] == name)
+
+
 def files_owner(server, path):
     return server.node.check_output(f"stat -c %U {path}")
 
 
 def test_no_account_is_a_system_account(server):
-    for name in NAMES:
+    for name in [user["name"] for user in server.settings["ftp_server_users"]]:
         assert server.node.run(f"getent passwd {name}").rc == 2, f"{name} is in the passwd database"
     files = server.settings["__ftp_server_files_user"]
     assert server.node.check_output(f"getent passwd {files} | cut -d: -f7") == "/usr/sbin/nologin"
 
 
 def test_read_write_and_the_shared_folder(server, client):
-    """staff publishes into the shared folder, which customer (read_only) sees and cannot change."""
+    """A read_write account (staff) publishes into the shared folder, which a read_only one (customer)
+    sees and cannot change."""
+    customer = account(server, client, "read_only", shares)
+    shared = next(u["shared"] for u in server.settings["ftp_server_users"] if u["name"] == customer)
+    staff = account(server, client, "read_write", lambda user: user.get("shared") == shared
+                    and user.get("shared_access", "read_write") == "read_write")
+    folder = shared.rstrip("/").rsplit("/", 1)[-1]
     name = f"release-{uuid.uuid4().hex[:8]}.txt"
-    assert replies(client, server, "staff", "CWD releases", f"STOR {name}", f"STOR {name}", f"APPE {name}",
+    assert replies(client, server, staff, f"CWD {folder}", f"STOR {name}", f"STOR {name}", f"APPE {name}",
                    "LIST", f"RETR {name}", f"RNFR {name}", f"RNTO {name}.old", f"RNFR {name}.old",
                    f"RNTO {name}", "CWD /", f"STOR {name}") == [
-        ("CWD releases", "250"), (f"STOR {name}", "226"), (f"STOR {name}", "226"), (f"APPE {name}", "226"),
+        (f"CWD {folder}", "250"), (f"STOR {name}", "226"), (f"STOR {name}", "226"), (f"APPE {name}", "226"),
         ("LIST", "226"), (f"RETR {name}", "226"), (f"RNFR {name}", "350"), (f"RNTO {name}.old", "250"),
         (f"RNFR {name}.old", "350"), (f"RNTO {name}", "250"), ("CWD /", "250"),
         (f"STOR {name}", "553"),   # the home itself is read-only
     ]
-    shared = f"{server.settings['ftp_server_home_base']}/shared/releases/{name}"
-    assert files_owner(server, shared) == server.settings["__ftp_server_files_user"]
-    steps = client.session(server.address, "CWD releases", "LIST", f"RETR {name}", f"SIZE {name}", f"STOR {name}",
+    base = server.settings["ftp_server_home_base"]
+    stored = f"{shared if shared.startswith('/') else base + '/' + shared}/{name}"
+    assert files_owner(server, stored) == server.settings["__ftp_server_files_user"]
+    steps = client.session(server.address, f"CWD {folder}", "LIST", f"RETR {name}", f"SIZE {name}", f"STOR {name}",
                            f"APPE {name}", f"DELE {name}", f"RNFR {name}", "MKD new", "CWD /", "LIST",
-                           f"STOR {name}", user="customer", password=password("customer"))["steps"]
+                           f"STOR {name}", user=customer, password=password(customer))["steps"]
     assert [(s["command"], s["reply"][:3]) for s in steps] == [
-        ("CWD releases", "250"), ("LIST", "226"), (f"RETR {name}", "226"), (f"SIZE {name}", "213"),
+        (f"CWD {folder}", "250"), ("LIST", "226"), (f"RETR {name}", "226"), (f"SIZE {name}", "213"),
         (f"STOR {name}", "550"), (f"APPE {name}", "550"), (f"DELE {name}", "550"), (f"RNFR {name}", "550"),
         ("MKD new", "550"), ("CWD /", "250"), ("LIST", "226"), (f"STOR {name}", "550"),
     ]
@@ -60,22 +87,24 @@ def test_read_write_and_the_shared_folder(server, client):
     # A listing names no system account (vsftpd's hide_ids; pyftpdlib alike).
     owners = {tuple(line.split()[2:4]) for line in steps[1]["data"].splitlines() if line}
     assert owners == {("ftp", "ftp")}, steps[1]["data"]
-    assert replies(client, server, "staff", f"DELE releases/{name}") == [(f"DELE releases/{name}", "250")]
+    assert replies(client, server, staff, f"DELE {folder}/{name}") == [(f"DELE {folder}/{name}", "250")]
 
 
 def test_drop_box(server, client):
     """partner stores new files and nothing else: no listing, download, size, time, overwrite, append,
     resume, rename, delete or directory; what it stored belongs to the files' account."""
+    partner = account(server, client, "upload_only")
+    upload = upload_dir(server, partner)
     name = f"drop-{uuid.uuid4().hex[:8]}.txt"
-    assert replies(client, server, "partner", "CWD upload", f"STOR {name}", f"STOR {name}", f"APPE {name}",
+    assert replies(client, server, partner, f"CWD {upload}", f"STOR {name}", f"STOR {name}", f"APPE {name}",
                    "LIST", "NLST", f"RETR {name}", f"SIZE {name}", f"MDTM {name}", "REST 5", f"DELE {name}",
                    f"RNFR {name}", "MKD new", f"STAT {name}", f"STOR /{name}") == [
-        ("CWD upload", "250"), (f"STOR {name}", "226"), (f"STOR {name}", "553"), (f"APPE {name}", "550"),
+        (f"CWD {upload}", "250"), (f"STOR {name}", "226"), (f"STOR {name}", "553"), (f"APPE {name}", "550"),
         ("LIST", "550"), ("NLST", "550"), (f"RETR {name}", "550"), (f"SIZE {name}", "550"),
         (f"MDTM {name}", "550"), ("REST 5", "550"), (f"DELE {name}", "550"), (f"RNFR {name}", "550"),
         ("MKD new", "550"), (f"STAT {name}", "550"), (f"STOR /{name}", "553"),
     ]
-    stored = f"{server.settings['ftp_server_home_base']}/partner/upload/{name}"
+    stored = f"{server.settings['ftp_server_home_base']}/{partner}/{upload}/{name}"
     assert server.node.check_output(f"cat {stored}") == "e2e", "the first upload was overwritten"
     assert files_owner(server, stored) == server.settings["__ftp_server_files_user"]
     server.node.run(f"rm -f {stored}")
@@ -83,29 +112,33 @@ def test_drop_box(server, client):
 
 def test_drop_box_with_real_clients(server, client):
     """curl uploads into the drop box; curl cannot list it or fetch from it, lftp cannot overwrite."""
+    partner = account(server, client, "upload_only")
+    upload = upload_dir(server, partner)
     name = f"drop-{uuid.uuid4().hex[:8]}.bin"
     sample = random_file(client, f"/tmp/{name}", "200K")
-    url = f"ftp://partner:{password('partner')}@{server.address}/upload/"
+    url = f"ftp://{partner}:{password(partner)}@{server.address}/{upload}/"
     result = client.run(f"curl -sS --ftp-pasv -T {sample.path} {url}")
     assert result.rc == 0, result.stderr
-    stored = f"{server.settings['ftp_server_home_base']}/partner/upload/{name}"
+    stored = f"{server.settings['ftp_server_home_base']}/{partner}/{upload}/{name}"
     assert server.node.check_output(f"sha256sum {stored}").split()[0] == sample.digest
     assert client.run(f"curl -sS --ftp-pasv {url}").rc != 0                 # a listing
     assert client.run(f"curl -sS --ftp-pasv -o /dev/null {url}{name}").rc != 0   # a download
-    lftp = client.run(f"lftp -u partner,{password('partner')} -e 'set ssl:verify-certificate no; "
-                      f"set ftp:ssl-allow no; put -O upload {sample.path}; bye' {server.address}")
+    lftp = client.run(f"lftp -u {partner},{password(partner)} -e 'set ssl:verify-certificate no; "
+                      f"set ftp:ssl-allow no; put -O {upload} {sample.path}; bye' {server.address}")
     assert lftp.rc != 0 and "553" in lftp.stderr, lftp.stdout + lftp.stderr
     assert server.node.check_output(f"sha256sum {stored}").split()[0] == sample.digest
     server.node.run(f"rm -f {stored}")
 
 
 def test_capped_download_and_upload(server, client):
-    """slow (max_rate 2 MB/s): 20 MB down and up take 9-12 s each with curl."""
+    """An account capped at 2 MB/s (max_rate 2000000): 20 MB down and up take 9-12 s each with curl."""
     focus(server, "accounts")
-    home = f"{server.settings['ftp_server_home_base']}/slow/upload"
+    slow = account(server, client, "read_write", lambda user: user.get("max_rate") == 2000000)
+    upload = upload_dir(server, slow)
+    home = f"{server.settings['ftp_server_home_base']}/{slow}/{upload}"
     files = server.settings["__ftp_server_files_user"]
     server.node.run_expect([0], f"head -c 20000000 /dev/urandom > {home}/big && chown {files}: {home}/big")
-    url = f"ftp://slow:{password('slow')}@{server.address}/upload"
+    url = f"ftp://{slow}:{password(slow)}@{server.address}/{upload}"
     down = client.run(f"curl -sS --ftp-pasv -o /tmp/slow.bin -w '%{{time_total}}' {url}/big")
     up = client.run(f"curl -sS --ftp-pasv -T /tmp/slow.bin -w '%{{time_total}}' {url}/back")
     server.node.run(f"rm -f {home}/big {home}/back")
@@ -135,6 +168,7 @@ def test_release_1_accounts_and_removal(server, client):
     focus(server, "accounts")
     base = server.settings["ftp_server_home_base"]
     users = server.settings["ftp_server_users"]
+    PASSWORDS["leaver"] = "leaver-password"
     # What release 1.x's tasks made (ansible.builtin.user with these values; upload dir 0750, its own).
     hashed = server.node.check_output("openssl passwd -6 -salt legacysalt oldie-password")
     server.node.run_expect([0], f"useradd --home-dir {base}/oldie --no-create-home --shell /usr/sbin/nologin "

@@ -1,6 +1,6 @@
 """ftp_server_backend is one variable, and changing it on a converged host converges cleanly both ways:
-the other daemon stops and stays off, the account and its uploads stay, the firewall follows, files
-move after each switch, and a second run changes nothing."""
+the other daemon stops and stays off, the account and its uploads stay (owned as before: both write as
+one account), the firewall follows, files move after each switch, and a second run changes nothing."""
 
 import json
 
@@ -31,6 +31,10 @@ def test_switching_backends_and_back(server, client):
             if step:
                 converge(server, backend)
                 assert converge(server, backend)["changed"] == 0, f"second run on {backend} changed something"
+            # Both daemons write as the files' account: a switch re-owns nothing.
+            uploads = f"{server.settings['ftp_server_home_base']}/{client.user}/upload"
+            strays = server.node.check_output(f"find {uploads} ! -user {server.settings['__ftp_server_files_user']}")
+            assert strays == "", f"files not owned by the files' account after switching to {backend}: {strays}"
             running = {b: server.node.service(SERVICE[b]) for b in (backend, OTHER[backend])}
             assert running[backend].is_running and running[backend].is_enabled
             other = running[OTHER[backend]]
