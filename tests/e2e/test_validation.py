@@ -102,6 +102,18 @@ BAD = {
         {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "shared": "shared/upload"}]},
         "which is that of the upload directory",
     ),
+    "anonymous logins": (
+        {"ftp_server_anonymous": True},
+        "neither backend offers anonymous logins",
+    ),
+    "an account named anonymous": (
+        {"ftp_server_users": [{"name": "anonymous", "password_hash": HASH}]},
+        "an account is named ftp or anonymous",
+    ),
+    "remove_files as a string": (
+        {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "state": "absent", "remove_files": "no"}]},
+        "remove_files true or false",
+    ),
     "accounts outside their homes": (
         {"ftp_server_chroot": False},
         "Every account is locked into its home",

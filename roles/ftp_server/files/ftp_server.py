@@ -38,7 +38,7 @@ from pyftpdlib.servers import FTPServer
 # m: MKD, w: STOR/STOU, T: MFMT (no M: SITE CHMOD, which vsftpd's
 # virtual accounts do not have). The home itself is read-only (as under vsftpd's chroot).
 PERMS = {
-    "read_write": {"home": "el", "upload": "elradfmwT"},
+    "read_write": {"home": "elr", "upload": "elradfmwT"},
     "read_only": {"home": "elr", "upload": "elr"},
     # A drop box: store new files (Hardening.ftp_STOR refuses to overwrite), nothing else.
     "upload_only": {"home": "e", "upload": "ew"},
@@ -72,7 +72,7 @@ def require(condition, message):
         raise ConfigError(message)
 
 
-def load(path):
+def load(path, probe=False):
     """Read and validate the config; ConfigError names what is wrong."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -91,7 +91,7 @@ def load(path):
     require(isinstance(cfg.get("active_enabled"), bool), "active_enabled must be true or false")
     require(cfg.get("anonymous") is False, "anonymous logins are not offered by this backend")
     cfg["accounts"] = str(cfg.get("accounts") or "")
-    cfg["users"] = load_accounts(cfg["accounts"])["users"]
+    cfg["users"] = load_accounts(cfg["accounts"], probe)["users"]
     xferlog = cfg.get("xferlog") or ""
     require(not xferlog or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
     banner = cfg.get("banner", "FTP server ready.")
@@ -105,8 +105,10 @@ def load(path):
     return cfg
 
 
-def load_accounts(path):
-    """Read and validate the accounts file ({"home_base": ..., "users": [...]})."""
+def load_accounts(path, probe=False):
+    """Read and validate the accounts file ({"home_base": ..., "users": [...]}). probe: try each hash
+    with crypt(3) (--check does, before the role writes the file; a reload does not: yescrypt takes tens
+    of milliseconds a hash, while every transfer waits)."""
     try:
         with open(path, encoding="utf-8") as f:
             accounts = json.load(f)
@@ -123,7 +125,8 @@ def load_accounts(path):
         name = user.get("name")
         require(isinstance(name, str) and name and "/" not in name and name not in (".", ".."),
                 f"user name {name!r} is not a plain name")
-        require(crypt("probe", str(user.get("password_hash", ""))) is not None,
+        hashed = str(user.get("password_hash", ""))
+        require(hashed.startswith("$") and (not probe or crypt("probe", hashed) is not None),
                 f"user {name}: password_hash is not a crypt hash this system knows")
         access = user.setdefault("access", "read_write")
         require(access in ACCESS, f"user {name}: access {access!r} is not one of {', '.join(ACCESS)}")
@@ -261,6 +264,10 @@ class Authorizer(DummyAuthorizer):
             self.rates[name] = user["max_rate"]
             self.access[name] = user["access"]
 
+    def has_perm(self, username, perm, path=None):
+        # An account removed by a reload, in the moment before its session is ended: nothing.
+        return username in self.user_table and super().has_perm(username, perm, path)
+
     def validate_authentication(self, username, password, handler):
         hashed = self.hashes.get(username)
         if hashed is None or not verify(password, hashed):
@@ -343,9 +350,11 @@ class Hardening:
     def ftp_STOR(self, file, mode="w"):
         # A drop box stores new files: no overwrite and no resume (REST) of what is there (vsftpd's
         # anonymous-style upload says the same: 553).
-        if self.drop_box() and (self.fs.lexists(file) or self._restart_position):
-            self._restart_position = 0
-            return self.respond("553 Could not create file.")
+        if self.drop_box():
+            if self.fs.lexists(file) or self._restart_position:
+                self._restart_position = 0
+                return self.respond("553 Could not create file.")
+            mode = "x"   # created exclusively: of two uploads of one name at once, the second fails
         return super().ftp_STOR(file, mode)
 
     def ftp_REST(self, line):
@@ -501,7 +510,7 @@ def tls_handler(cfg):
     return TLSHandler
 
 
-def serve(cfg):
+def serve(cfg, early=()):
     handler = tls_handler(cfg) if cfg["tls"] != "off" else PlainHandler
     handler.authorizer = Authorizer(cfg["users"])
     handler.passive_ports = range(cfg["passive_min_port"], cfg["passive_max_port"] + 1)
@@ -519,6 +528,8 @@ def serve(cfg):
     # within half a second, by the event loop, never in the middle of one of its turns.
     gone = []
     signal.signal(signal.SIGHUP, lambda *_: gone.append(reload(handler, cfg)))
+    if early:
+        gone.append(reload(handler, cfg))
     server.ioloop.call_every(0.5, end_sessions, handler, server, gone)
     server.serve_forever()
 
@@ -553,12 +564,15 @@ def main(argv=None):
     parser.add_argument("--config", help="the server's configuration")
     parser.add_argument("--accounts", help="with --check: an accounts file alone")
     parser.add_argument("--check", action="store_true", help="validate and exit")
+    # A reload asked for while the server starts (SIGHUP's default would end it): done once it serves.
+    early = []
+    signal.signal(signal.SIGHUP, lambda *_: early.append(True))
     args = parser.parse_args(argv)
     path = args.config or args.accounts
     if not path or (args.accounts and not args.check) or (args.config and args.accounts):
         parser.error("give --config FILE, or --accounts FILE with --check")
     try:
-        cfg = load(args.config) if args.config else load_accounts(args.accounts)
+        cfg = load(args.config, args.check) if args.config else load_accounts(args.accounts, True)
     except ConfigError as err:
         print(f"{path}: {err}", file=sys.stderr)
         return 1
@@ -566,7 +580,7 @@ def main(argv=None):
         print(f"{path}: OK")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    serve(cfg)
+    serve(cfg, early)
     return 0
 
 
