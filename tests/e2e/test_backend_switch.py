@@ -26,6 +26,7 @@ def test_switching_backends_and_back(server, client):
     first = server.settings["ftp_server_backend"]
     trail = [first, OTHER[first], first]
     previous = None
+    back = False   # on the first backend again, converged twice: nothing left to restore
     try:
         for step, backend in enumerate(trail):
             if step:
@@ -54,8 +55,10 @@ def test_switching_backends_and_back(server, client):
             table = server.node.check_output(f"nft list table inet {server.settings['host_firewall_table']}")
             opening = f"tcp dport {server.passive_range[0]}-{server.passive_range[-1]} accept"
             assert (opening in table) != server.settings["host_firewall_helper_mode"], table
+        back = True
     finally:
-        converge(server, first)
+        if not back:
+            converge(server, first)
 
 
 def test_implicit_ftps_on_and_off(server):
@@ -69,13 +72,14 @@ def test_implicit_ftps_on_and_off(server):
     before = server.node.check_output(listeners)
     on = {"ftp_server_pasv_address": server.address, "ftp_server_tls_implicit": True}
     try:
-        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(on))
+        # The FTP role alone (--tags ftp_server): what is shown is its sockets, not the firewall.
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "--tags", "ftp_server", "-e", json.dumps(on))
         assert rc == 0, output[-3000:]
         implicit = server.node.service("vsftpd-implicit.socket")
         assert implicit.is_running and implicit.is_enabled
         assert server.node.check_output(listeners) == before
     finally:
-        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "--tags", "ftp_server")
     assert rc == 0, output[-3000:]
     implicit = server.node.service("vsftpd-implicit.socket")
     assert not implicit.is_running and not implicit.is_enabled
