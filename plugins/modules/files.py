@@ -40,8 +40,13 @@ options:
         default: file
       content:
         description:
-          - The file's whole content (V(file) only). Without it the file must exist, and only its owner,
-            group and mode are ensured.
+          - The file's whole content (V(file) only). Without it (or O(entries[].secret_content)) the file
+            must exist, and only its owner, group and mode are ensured.
+        type: str
+      secret_content:
+        description:
+          - The content of a file that holds a secret (password hashes, a private key), instead of
+            O(entries[].content) - never shown in a diff, and hidden in the module's arguments and logs.
         type: str
       owner:
         description: Owner's name; unchanged when not given.
@@ -55,10 +60,6 @@ options:
       validate:
         description: Command that checks a new content before it replaces the file; C(%s) is its path.
         type: str
-      diff:
-        description: Show this file's content in the diff (V(false) for secrets such as password hashes).
-        type: bool
-        default: true
 attributes:
   check_mode:
     support: full
@@ -153,7 +154,9 @@ def plan(module, entry):
                          "after": f"directory {entry['owner'] or '-'}:{entry['group'] or '-'} {entry['mode'] or '-'}\n"}}
     if st is not None and not stat.S_ISREG(st.st_mode):
         module.fail_json(msg=f"{path}: exists and is not a regular file")
-    if entry["content"] is None:
+    secret = entry["secret_content"] is not None
+    text = entry["secret_content"] if secret else entry["content"]
+    if text is None:
         # Like ansible.builtin.file: an existing file's attributes only.
         if st is None:
             module.fail_json(msg=f"{path}: no such file (give content to create it)")
@@ -162,19 +165,19 @@ def plan(module, entry):
         return {"action": "attributes", "uid": uid, "gid": gid, "mode": mode,
                 "diff": {"before_header": path, "after_header": path, "before": f"{attrs(st)}\n",
                          "after": f"file {entry['owner'] or '-'}:{entry['group'] or '-'} {entry['mode'] or '-'}\n"}}
-    content = entry["content"].encode()
+    content = text.encode()
     current = read(path) if st is not None else None
     if current == content and not attributes_differ(st, uid, gid, mode):
         return None
     step = {"action": "write" if current != content else "attributes", "content": content,
             "uid": uid, "gid": gid, "mode": mode}
-    if not entry["diff"]:
+    if secret:
         step["diff"] = {"before_header": path, "after_header": path,
                         "before": "(content not shown)\n" if current is not None else "",
                         "after": "(content not shown)\n"}
     elif step["action"] == "write":
         step["diff"] = {"before_header": path, "after_header": path,
-                        "before": (current or b"").decode(errors="replace"), "after": entry["content"]}
+                        "before": (current or b"").decode(errors="replace"), "after": text}
     else:
         step["diff"] = {"before_header": path, "after_header": path, "before": f"{attrs(st)}\n",
                         "after": f"file {entry['owner'] or '-'}:{entry['group'] or '-'} {entry['mode'] or '-'}\n"}
@@ -244,13 +247,12 @@ def main():
         argument_spec={"entries": {"type": "list", "elements": "dict", "required": True, "options": {
             "path": {"type": "path", "required": True},
             "state": {"type": "str", "choices": ["file", "directory", "absent"], "default": "file"},
-            # Contents may be secrets (password hashes): never echoed back in the invocation.
-            "content": {"type": "str", "no_log": True},
+            "content": {"type": "str"},
+            "secret_content": {"type": "str", "no_log": True},
             "owner": {"type": "str"},
             "group": {"type": "str"},
             "mode": {"type": "str"},
             "validate": {"type": "str"},
-            "diff": {"type": "bool", "default": True},
         }}},
         supports_check_mode=True,
     )
@@ -261,8 +263,11 @@ def main():
             module.fail_json(msg=f"{path!r}: an absolute path other than / is needed")
         if entry["mode"] is not None and not MODE.match(entry["mode"]):
             module.fail_json(msg=f"{path}: mode must be octal such as \"0644\", not {entry['mode']!r}")
-        if entry["state"] != "file" and (entry["content"] is not None or entry["validate"]):
-            module.fail_json(msg=f"{path}: content and validate are for files only")
+        if entry["content"] is not None and entry["secret_content"] is not None:
+            module.fail_json(msg=f"{path}: content and secret_content are mutually exclusive")
+        if entry["state"] != "file" and (entry["content"] is not None or entry["secret_content"] is not None
+                                         or entry["validate"]):
+            module.fail_json(msg=f"{path}: content, secret_content and validate are for files only")
 
     steps = [(entry, plan(module, entry)) for entry in entries]
     steps = [(entry, step) for entry, step in steps if step]
