@@ -62,9 +62,16 @@ options:
         type: str
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+    details: One diff per changed path; a secret's content is never shown.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -271,9 +278,9 @@ def main():
 
     steps = [(entry, plan(module, entry)) for entry in entries]
     steps = [(entry, step) for entry, step in steps if step]
-    result = {"changed": bool(steps), "paths": [entry["path"] for entry, _ in steps]}
+    result = {"changed": bool(steps), "paths": [entry["path"] for entry, dummy in steps]}
     if module._diff:
-        result["diff"] = [step["diff"] for _, step in steps]
+        result["diff"] = [step["diff"] for dummy, step in steps]
     if module.check_mode or not steps:
         module.exit_json(**result)
 
