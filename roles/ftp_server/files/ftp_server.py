@@ -231,13 +231,10 @@ class Tickets:
             libssl = ctypes.CDLL(paths.pop())
             self._count = libssl.SSL_set_num_tickets
             self._new = libssl.SSL_new_session_ticket
-            self.set0_wbio = libssl.SSL_set0_wbio   # for whole_buffers
         except (OSError, AttributeError) as err:
             raise ConfigError(f"tls: the system's libssl lacks what TLS 1.3 tickets need (OpenSSL 3): {err}") from None
         self._count.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
         self._new.argtypes = [ctypes.c_void_p]
-        self.set0_wbio.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-        self.set0_wbio.restype = None
         from OpenSSL._util import ffi
         self._pointer = lambda connection: int(ffi.cast("uintptr_t", connection._ssl))
 
@@ -458,142 +455,14 @@ class PlainHandler(Hardening, FTPHandler):
     dtp_handler = Limited
 
 
-# What a protected data connection moves per turn of the event loop, both ways (cleartext ones keep
-# pyftpdlib's 64 KB, an account with a max_rate Limited's smaller buffers). Over TLS a transfer costs
-# per turn and per write more than per byte: 256 KB is 16 records for one poll, one Python dispatch and
-# one send() (docs/performance.md, FTPS).
-TLS_DATA_BUFFER = 256 * 1024
-RECORD = 16384   # the most a TLS record carries (TLS 1.2 and 1.3)
-
-
-def whole_buffers(ssl, set0_wbio):
-    """A pyOpenSSL Connection class for data connections that moves whole buffers, not single records.
-
-    pyOpenSSL turns on OpenSSL's partial writes, so each send() wrote one 16 KB record to the socket and
-    returned, and each recv() returned one record: pyftpdlib went round its event loop (poll, dispatch,
-    the copy of what is left of its output buffer) once per record, and the kernel woke the client for
-    each 16 KB write. Here, once the handshake is done (batch_writes), send() encrypts the whole buffer
-    into memory (an OpenSSL memory BIO as the write side; reads still come from the socket) and hands
-    the socket all of it in one send(); what the socket does not take goes first next time, and a
-    WantWriteError until it has (pyftpdlib then waits for the socket to be writable, as for any TLS
-    write). shutdown() likewise sends its close_notify behind the last records before it reports done.
-    recv() reads records until the buffer is full or the socket has nothing more, and goes on only while
-    a whole record fits, so it leaves no decrypted data inside OpenSSL, where the poller would not see
-    it. An error (or the peer's close_notify) met after some data came in is kept for the next call,
-    which is where pyftpdlib handles it; the data handler makes that call at once
-    (DataHandler.handle_read_event)."""
-    from OpenSSL._util import ffi, lib
-
-    class WholeBuffers(ssl.Connection):
-        _later = None     # an error kept for the next recv()
-        _buffer = None    # what recv() reads into, the connection's own (a new one per call makes the
-                          # allocator hand the memory back and fault it in again at every turn)
-        _records = None   # the memory BIO that send() encrypts into, once batch_writes ran
-        _out = None       # the records taken out of it for the socket
-        _unsent = b""     # the part of them the socket has not taken yet
-        _shut = None      # SSL_shutdown's answer, once the close_notify is in memory
-
-        def batch_writes(self):
-            bio = lib.BIO_new(lib.BIO_s_mem())
-            if bio == ffi.NULL:
-                raise MemoryError("BIO_new")
-            # The SSL object owns the BIO from here on (and frees it with itself).
-            set0_wbio(int(ffi.cast("uintptr_t", self._ssl)), int(ffi.cast("uintptr_t", bio)))
-            # Into memory a write cannot stop half-way: one SSL_write for the whole buffer.
-            lib.SSL_clear_mode(self._ssl, lib.SSL_MODE_ENABLE_PARTIAL_WRITE)
-            self._records = bio
-            self._out = bytearray(TLS_DATA_BUFFER + 64 * 1024)
-
-        def _push(self):
-            """Hand the socket what it takes of the records in memory; True when none is left."""
-            while True:
-                if not self._unsent:
-                    size = lib.BIO_read(self._records, ffi.from_buffer(self._out), len(self._out))
-                    if size <= 0:
-                        return True
-                    self._unsent = memoryview(self._out)[:size]
-                try:
-                    sent = self._socket.send(self._unsent)
-                except (BlockingIOError, InterruptedError):
-                    return False
-                self._unsent = self._unsent[sent:]
-                if self._unsent:
-                    return False
-
-        def send(self, buf, flags=0):
-            if self._records is None:   # not before the handshake is done (DataHandler.send)
-                return super().send(buf)
-            if not self._push():
-                raise ssl.WantWriteError()
-            view, taken = memoryview(buf), 0
-            while taken < len(view):
-                taken += super().send(view[taken:])   # into memory: all of it, never blocks
-            self._push()
-            return taken
-
-        def shutdown(self):
-            if self._records is None:
-                return super().shutdown()
-            if self._shut is None:
-                self._shut = super().shutdown()
-            if not self._push():
-                raise ssl.WantWriteError()
-            return self._shut
-
-        def recv(self, bufsiz, flags=None):
-            if self._later is not None:
-                err, self._later = self._later, None
-                raise err
-            if self._buffer is None or len(self._buffer) < bufsiz:
-                self._buffer = bytearray(bufsiz)
-            view, got = memoryview(self._buffer), 0
-            while True:
-                try:
-                    size = super().recv_into(view[got:], min(bufsiz, RECORD))
-                except ssl.WantReadError:
-                    if not got:
-                        raise
-                    break
-                except ssl.Error as err:   # also ZeroReturnError (the peer's close_notify)
-                    if not got:
-                        raise
-                    self._later = err
-                    break
-                got += size
-                if not size or bufsiz - got < RECORD:
-                    break
-            if self._records is not None:
-                self._push()   # what OpenSSL wrote while reading (an alert); the rest goes with shutdown
-            return view[:got]   # written to the file before the next call
-
-    return WholeBuffers
-
-
 def tls_handler(cfg):
-    from OpenSSL import SSL
     from OpenSSL._util import lib as openssl   # pyOpenSSL has no public session_reused()
     from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
     tickets = cfg["tickets"]
-    connection = whole_buffers(SSL, tickets.set0_wbio)
 
     class DataHandler(TLS_DTPHandler, Limited):
         checked = False   # the handshake is done and the session is the control connection's
-
-        def handle_read_event(self):
-            super().handle_read_event()
-            # The end of an upload (the client's close_notify) or an error that came in behind the last
-            # records: WholeBuffers keeps it for the next read, which no poll would announce when the
-            # socket has nothing more (a client waiting for the server's close_notify sends nothing).
-            if getattr(self.socket, "_later", None) is not None and self._ssl_established \
-                    and not self._ssl_closing and not self._closed:
-                super().handle_read_event()
-
-        def push_with_producer(self, producer):
-            # A download's file is read in chunks of the output buffer (pyftpdlib's producer: 64 KB).
-            if hasattr(producer, "buffer_size"):
-                producer.buffer_size = self.ac_out_buffer_size
-            super().push_with_producer(producer)
 
         def send(self, data):
             # Nothing before the check: pyftpdlib pushes a download's first bytes as soon as the data
@@ -604,10 +473,6 @@ def tls_handler(cfg):
 
         def secure_connection(self, ssl_context):
             super().secure_connection(ssl_context)
-            if isinstance(self.socket, SSL.Connection):
-                self.socket.__class__ = connection   # the same object, moving whole buffers
-                if not self.rate:   # (a capped account keeps Limited's smaller buffers)
-                    self.ac_in_buffer_size = self.ac_out_buffer_size = TLS_DATA_BUFFER
             if self._ssl_accepting and not tickets.none(self.socket):
                 self.close()
 
@@ -620,7 +485,6 @@ def tls_handler(cfg):
                 self.close()
                 return
             self.checked = True
-            self.socket.batch_writes()
             super().handle_ssl_established()
 
     class TLSHandler(Hardening, TLS_FTPHandler):
