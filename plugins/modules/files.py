@@ -47,8 +47,6 @@ options:
         description:
           - The content of a file that holds a secret (password hashes, a private key), instead of
             O(entries[].content) - never shown in a diff, and hidden in the module's arguments and logs.
-          - Ansible hides such a value wherever it appears in the task's output, so a short one (a word)
-            would also hide that word elsewhere.
         type: str
       owner:
         description: Owner's name; unchanged when not given.
@@ -116,22 +114,20 @@ MODE = re.compile(r"\A0?[0-7]{3,4}\Z")
 
 
 def wanted_ids(module, entry):
-    """The entry's uid and gid (-1: leave as is). An unknown name is the module's error, but in check
-    mode None (a change): the account may be one the same run creates first."""
-    ids = []
-    for name, lookup in ((entry["owner"], lambda n: pwd.getpwnam(n).pw_uid),
-                         (entry["group"], lambda n: grp.getgrnam(n).gr_gid)):
-        try:
-            ids.append(lookup(name) if name else -1)
-        except KeyError:
-            if not module.check_mode:
-                module.fail_json(msg=f"{entry['path']}: no such user or group: {name}")
-            ids.append(None)
-    return ids[0], ids[1]
+    """The entry's uid and gid (-1: leave as is); an unknown name is the module's error."""
+    uid = gid = -1
+    try:
+        if entry["owner"]:
+            uid = pwd.getpwnam(entry["owner"]).pw_uid
+        if entry["group"]:
+            gid = grp.getgrnam(entry["group"]).gr_gid
+    except KeyError as e:
+        module.fail_json(msg=f"{entry['path']}: no such user or group: {e.args[0]}")
+    return uid, gid
 
 
 def attributes_differ(st, uid, gid, mode):
-    return (uid is None or gid is None or (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid)
+    return ((uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid)
             or (mode is not None and stat.S_IMODE(st.st_mode) != mode))
 
 

@@ -91,10 +91,3 @@ def test_a_file_where_a_directory_is_wanted_is_refused(tmp_path):
     (tmp_path / "f").write_text("x")
     result = run(tmp_path, [{"path": str(tmp_path / "f"), "state": "directory"}])
     assert result.get("failed") and "not a directory" in result["msg"]
-
-
-def test_check_mode_reports_an_owner_the_run_has_yet_to_create(tmp_path):
-    entry = {"path": str(tmp_path / "d"), "state": "directory", "owner": "no-such-user-here"}
-    result = run(tmp_path, [entry], check=True)
-    assert not result.get("failed") and result["paths"] == [entry["path"]]
-    assert not (tmp_path / "d").exists()
