@@ -11,13 +11,14 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
 import pytest
 import testinfra
-import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ROLES = ROOT / "roles"
@@ -48,16 +49,28 @@ def hostvars(name):
     return inventory()["_meta"]["hostvars"].get(name, {})
 
 
+def settings_dir():
+    """Where the converge wrote each server's settings (tests/e2e/settings.yml): the scenario's
+    ephemeral directory under Molecule; for another inventory, the folder this run wrote them into."""
+    molecule = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
+    if molecule:
+        return pathlib.Path(molecule) / "settings"
+    return pathlib.Path(os.environ["E2E_SETTINGS_DIR"])
+
+
+def write_settings(folder):
+    """Ask Ansible for every server's settings (the play converge.yml ends with), into folder."""
+    rc, output = ansible_playbook(ROOT / "tests" / "e2e" / "settings.yml", "-e",
+                                  json.dumps({"e2e_settings_dir": str(folder)}))
+    if rc != 0:
+        raise pytest.UsageError(f"could not learn the servers' settings from Ansible:\n{output[-3000:]}")
+
+
+@functools.cache
 def role_settings(host):
-    """The roles' defaults and backend vars, overridden by the host's inventory vars."""
-    settings = {}
-    for role in ("ftp_server", "host_firewall"):
-        settings.update(yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()))
-    settings.update(hostvars(host))
-    backend = settings["ftp_server_backend"]
-    for name in ("main", backend):
-        settings.update(yaml.safe_load((ROLES / "ftp_server" / "vars" / f"{name}.yml").read_text()))
-    return settings
+    """The host's ftp_server_*, host_firewall_* and sql_server_* settings (and the FTP role's internals
+    the checks read) as Ansible resolved them for the converge: tests/e2e/settings.yml."""
+    return json.loads((settings_dir() / f"{host}.json").read_text())
 
 
 @functools.cache
@@ -87,12 +100,13 @@ FAMILIES = ["ipv4", "ipv6"]
 
 
 def address_in(server, client, family):
-    """The server's address in the family (FAMILIES); a skip where client or server has no IPv6."""
+    """The server's address in the family (FAMILIES); a skip where client or server has no IPv6 address
+    (the IPv6 variants are deselected on a server without an IPv6 route: pytest_collection_modifyitems)."""
     if family == "ipv4":
         return server.address
     address = server.address6
     if not (address and client.address6):
-        pytest.skip("no IPv6 between client and server on this network")
+        pytest.skip(f"{client.name if address else server.name} has no global IPv6 address")
     return address
 
 
@@ -189,16 +203,97 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, len(group("ftp_servers")))
 
 
+# Which checks a run holds: pytest markers, read by pytest_collection_modifyitems below, which deselects
+# the rest (a skip is left for what the environment lacks, and says what).
+MARKERS = [
+    "scenario(*names, general=False): only in these Molecule scenarios (with general=True: in them too)",
+    "when(*predicates, **settings): only on servers whose settings (role_settings) match: a value, one of "
+    "a tuple, a truth value for True/False, or a predicate",
+    "first_server: only on the scenario's first server (group ftp_servers): checks that converge or run from "
+    "the controller, once per scenario",
+    "reboot: restarts the host; runs after the host's other checks",
+]
+SCENARIOS = {path.parent.name for path in (ROOT / "molecule").glob("*/molecule.yml")}
+# Scenarios built for one subject run only the checks whose scenario marker names them: nat (its servers
+# sit behind a router; the rest of the suite assumes one flat network), tls (FTPS required; the rest logs
+# in in cleartext), lockout (its checks lock its one server out on purpose). The other scenarios, and a
+# run on another inventory (FTP_INVENTORY), are general: every check not marked for named scenarios only.
+DEDICATED = {"nat", "tls", "lockout"}
+# Modules routed here until they carry their own marker (pytestmark = pytest.mark.scenario("lockout")).
+def scenario_name():
+    """The Molecule scenario under test (Molecule exports it to the verifier); None on another inventory."""
+    return os.environ.get("MOLECULE_SCENARIO_NAME") or None
+
+
 def pytest_configure(config):
-    config.addinivalue_line("markers", "reboot: restarts the host; runs after the host's other checks")
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    if hasattr(config, "workerinput") or config.option.help:
+        return   # an xdist worker: the main process has the settings written already
+    if os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):
+        servers = group("ftp_servers")
+        if not all((settings_dir() / f"{name}.json").exists() for name in servers):
+            write_settings(settings_dir())   # a scenario converged before converge.yml wrote them
+    elif not os.environ.get("E2E_SETTINGS_DIR"):
+        # Another inventory: asked once per run (xdist's workers inherit the folder), removed at its end.
+        os.environ["E2E_SETTINGS_DIR"] = tempfile.mkdtemp(prefix="e2e-settings-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("E2E_SETTINGS_DIR"), ignore_errors=True))
+        write_settings(settings_dir())
+
+
+def holds(expected, value):
+    if callable(expected):
+        return bool(expected(value))
+    if isinstance(expected, (tuple, list, set)):
+        return value in expected
+    if isinstance(expected, bool):
+        return bool(value) == expected
+    return value == expected
+
+
+def belongs(item, scenario):
+    """Whether the check is one this run holds (see MARKERS)."""
+    mark = item.get_closest_marker("scenario")
+    if mark:
+        unknown = set(mark.args) - SCENARIOS
+        if unknown or not mark.args:
+            raise pytest.UsageError(f"{item.nodeid}: pytest.mark.scenario names no scenario of molecule/: {unknown}")
+        if scenario not in mark.args and not (mark.kwargs.get("general") and scenario not in DEDICATED):
+            return False
+    elif scenario in DEDICATED:
+        return False
+    spec = getattr(item, "callspec", None)
+    server = spec.params.get("server_name") if spec else None
+    if item.get_closest_marker("first_server") or item.get_closest_marker("when"):
+        if server is None:
+            raise pytest.UsageError(f"{item.nodeid}: first_server and when need a check of one server (server_name)")
+        if item.get_closest_marker("first_server") and server != group("ftp_servers")[0]:
+            return False
+    if server is None:
+        return True
+    settings = role_settings(server)
+    for mark in item.iter_markers("when"):
+        if not (all(predicate(settings) for predicate in mark.args)
+                and all(holds(expected, settings[key]) for key, expected in mark.kwargs.items())):
+            return False
+    # The IPv6 variant of a check, on a server (and so a network) without IPv6.
+    return spec.params.get("family") != "ipv6" or bool(settings["ansible_default_ipv6"])
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_collection_modifyitems(items):
-    """Under xdist's --dist loadgroup, servers are checked side by side and each server's checks one
+def pytest_collection_modifyitems(config, items):
+    """The checks this scenario holds (MARKERS); the others are deselected, not skipped.
+
+    Under xdist's --dist loadgroup, servers are checked side by side and each server's checks one
     after another: they share its per-address limits, its service and its firewall. A check that is not
     about one server_name names its group itself (pytest.mark.xdist_group). Restarts go last, after
     pytest's own reordering: the host comes back fresh, as after a reboot."""
+    scenario = scenario_name()
+    kept = [item for item in items if belongs(item, scenario)]
+    if len(kept) < len(items):
+        chosen = set(map(id, kept))
+        config.hook.pytest_deselected(items=[item for item in items if id(item) not in chosen])
+        items[:] = kept
     for item in items:
         spec = getattr(item, "callspec", None)
         if not item.get_closest_marker("xdist_group") and spec and "server_name" in spec.params:
@@ -246,15 +341,6 @@ def outside(tmp_path):
         return ansible_playbook(tmp_path / "play.yml", *args, cwd=tmp_path, env=env)
 
     return run
-
-
-def focus(server, *topics):
-    """Checks that cost converges of their own run once per test command: on the first server of the
-    scenario whose inventory names one of the topics in e2e_focus (spread so that no scenario waits on
-    them all)."""
-    named = set(topics) & set(hostvars(server.name).get("e2e_focus", []))
-    if not named or server.name != group("ftp_servers")[0]:
-        pytest.skip(f"shown once per test run: on the first server of the scenario with {topics[0]!r} in e2e_focus")
 
 
 def restart(server):

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, hostvars, random_file, recap
+from conftest import ROOT, ansible_playbook, hostvars, random_file, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 PASSWORDS = {}   # account: password, for the accounts the client knows (ftp_client_accounts)
@@ -19,20 +19,29 @@ def password(name):
     return PASSWORDS[name]
 
 
+def present(access, want=lambda user: True):
+    """The present accounts of this access mode (and condition) in a list of ftp_server_users."""
+    return lambda users: [user for user in users if user.get("state", "present") == "present"
+                          and user.get("access", "read_write") == access and want(user)]
+
+
 def account(server, client, access, want=lambda user: True):
-    """The name of a present account of this access mode (and condition) whose password the client
-    knows (inventory: ftp_client_accounts); a skip when the inventory has none."""
+    """The name of a present account of this access mode (and condition) whose password the client knows
+    (inventory: ftp_client_accounts). The checks that need one are marked for servers that have one
+    (pytest.mark.when); a skip when the client's inventory lacks its password."""
     PASSWORDS.update(hostvars(client.name).get("ftp_client_accounts", {}), **{client.user: client.password})
-    for user in server.settings["ftp_server_users"]:
-        if (user.get("state", "present") == "present" and user.get("access", "read_write") == access
-                and user["name"] in PASSWORDS and want(user)):
+    for user in present(access, want)(server.settings["ftp_server_users"]):
+        if user["name"] in PASSWORDS:
             return user["name"]
-    pytest.skip(f"the inventory names no {access} account of this kind whose password the client knows "
-                "(ftp_client_accounts)")
+    pytest.skip(f"the client's inventory has no password (ftp_client_accounts) for the {access} account")
 
 
 def shares(user):
     return bool(user.get("shared"))
+
+
+def capped(user):
+    return user.get("max_rate") == 2000000
 
 
 def replies(client, server, user, *commands):
@@ -55,6 +64,7 @@ def test_no_account_is_a_system_account(server):
     assert server.node.check_output(f"getent passwd {files} | cut -d: -f7") == "/usr/sbin/nologin"
 
 
+@pytest.mark.when(ftp_server_users=present("read_only", shares))
 def test_read_write_and_the_shared_folder(server, client):
     """A read_write account (staff) publishes into the shared folder, which a read_only one (customer)
     sees and cannot change."""
@@ -90,6 +100,7 @@ def test_read_write_and_the_shared_folder(server, client):
     assert replies(client, server, staff, f"DELE {folder}/{name}") == [(f"DELE {folder}/{name}", "250")]
 
 
+@pytest.mark.when(ftp_server_users=present("upload_only"))
 def test_drop_box(server, client):
     """partner stores new files and nothing else: no listing, download, size, time, overwrite, append,
     resume, rename, delete or directory; what it stored belongs to the files' account."""
@@ -110,6 +121,7 @@ def test_drop_box(server, client):
     server.node.run(f"rm -f {stored}")
 
 
+@pytest.mark.when(ftp_server_users=present("upload_only"))
 def test_drop_box_with_real_clients(server, client):
     """curl uploads into the drop box; curl cannot list it or fetch from it, lftp cannot overwrite."""
     partner = account(server, client, "upload_only")
@@ -130,10 +142,13 @@ def test_drop_box_with_real_clients(server, client):
     server.node.run(f"rm -f {stored}")
 
 
+# Once per backend (vsftpd in egress, pyftpdlib in its own), on the first server: each takes a minute.
+@pytest.mark.scenario("egress", "pyftpdlib")
+@pytest.mark.first_server
+@pytest.mark.when(ftp_server_users=present("read_write", capped))
 def test_capped_download_and_upload(server, client):
     """An account capped at 2 MB/s (max_rate 2000000): 20 MB down and up take 9-12 s each with curl."""
-    focus(server, "accounts")
-    slow = account(server, client, "read_write", lambda user: user.get("max_rate") == 2000000)
+    slow = account(server, client, "read_write", capped)
     upload = upload_dir(server, slow)
     home = f"{server.settings['ftp_server_home_base']}/{slow}/{upload}"
     files = server.settings["__ftp_server_files_user"]
@@ -160,12 +175,13 @@ def login(server, user):
     return ftp
 
 
+@pytest.mark.scenario("egress", "pyftpdlib")
+@pytest.mark.first_server
 def test_release_1_accounts_and_removal(server, client):
     """A host as release 1.x left it (the account a system user without a shell, its uploads its own) is
     taken over by a converge: the system user goes, the files are re-owned, the same password logs in
     and the old files can be overwritten and deleted. Then state: absent refuses the next login and
     ends the session under way; remove_files takes the home."""
-    focus(server, "accounts")
     base = server.settings["ftp_server_home_base"]
     users = server.settings["ftp_server_users"]
     PASSWORDS["leaver"] = "leaver-password"

@@ -3,14 +3,12 @@
 import json
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, group, nft_table
+from conftest import ROOT, ansible_playbook, nft_table
 
 AUDIT = ROOT / "playbooks" / "audit.yml"
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
-
-if group("dmz_servers"):
-    pytest.skip("servers behind port forwarding: their public address exposes only what the router forwards",
-                allow_module_level=True)
+# Not in the nat scenario (it runs only its own checks): behind port forwarding a server's public address
+# exposes only what the router forwards.
 
 
 def limit(server, client):
@@ -49,9 +47,10 @@ def test_audit_fails_on_a_port_the_policy_does_not_open(server, client, rogue_ru
     assert "differs from the policy" in output
 
 
+@pytest.mark.scenario("egress")   # once per run: two converges
+@pytest.mark.first_server
 def test_sql_server_sources_narrow_1433_and_the_audit_follows(server, client):
     """sql_server_sources closes 1433 to every other address; the audit then expects it filtered."""
-    focus(server, "sql_sources")
     narrowed = ["-e", json.dumps({"sql_server_sources": ["192.0.2.0/24"]})]
     try:
         rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, *narrowed)

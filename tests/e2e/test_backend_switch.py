@@ -5,7 +5,7 @@ one account), the firewall follows, files move after each switch, and a second r
 import json
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, recap
+from conftest import ROOT, ansible_playbook, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 OTHER = {"vsftpd": "pyftpdlib", "pyftpdlib": "vsftpd"}
@@ -18,11 +18,13 @@ def converge(server, backend):
     return recap(output)[server.name]
 
 
+# Once per run (four converges), on the default scenario's first server. Not under an egress filter: it
+# keeps the package mirrors out of reach unless host_firewall_egress names them, so the other backend's
+# packages could not be installed.
+@pytest.mark.scenario("default")
+@pytest.mark.first_server
+@pytest.mark.when(host_firewall_egress_filter=False)
 def test_switching_backends_and_back(server, client):
-    focus(server, "backend_switch")
-    if server.settings["host_firewall_egress_filter"]:
-        pytest.skip("the egress filter keeps the package mirrors out of reach unless host_firewall_egress "
-                    "names them: the other backend's packages cannot be installed")
     first = server.settings["ftp_server_backend"]
     trail = [first, OTHER[first], first]
     previous = None
@@ -61,12 +63,12 @@ def test_switching_backends_and_back(server, client):
             converge(server, first)
 
 
+@pytest.mark.scenario("default")
+@pytest.mark.first_server
+@pytest.mark.when(ftp_server_backend="vsftpd", ftp_server_tls_implicit=False)
 def test_implicit_ftps_on_and_off(server):
     """vsftpd's implicit FTPS socket comes with ftp_server_tls_implicit and goes with it (stopped and
     disabled); announcing an address changes no listener (both families, one socket unit)."""
-    focus(server, "backend_switch")
-    if server.settings["ftp_server_backend"] != "vsftpd" or server.settings["ftp_server_tls_implicit"]:
-        pytest.skip("shown on a vsftpd server without implicit FTPS")
     port = server.settings["ftp_server_control_port"]
     listeners = f"ss -Hltn 'sport = :{port}' | awk '{{print $4}}' | sort"
     before = server.node.check_output(listeners)

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ROOT, ansible_playbook, focus, group, hostvars, recap
+from conftest import ROOT, ansible_playbook, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 
@@ -55,18 +55,9 @@ def banned(server, address):
     return address in server.node.check_output(f"nft list set inet {table} {name}_v4")
 
 
-@pytest.fixture
-def first(server):
-    if server.name != group("ftp_servers")[0]:
-        pytest.skip("shown on the scenario's first server")
-    return server
-
-
 def ban_guesser(server, client):
     """Fail host_firewall_ban_max_retry logins from the controller; it must end up dropped at the
     firewall, in the table's ban set, while the client logs in. The controller's address."""
-    if not server.settings["host_firewall_ban"]:
-        pytest.skip("host_firewall_ban is off in this scenario")
     guesser = server.node.check_output("ip -4 route show default | awk '{print $3}'")   # the controller
     tries = server.settings["host_firewall_ban_max_retry"]
     with ThreadPoolExecutor(tries) as pool:
@@ -79,21 +70,23 @@ def ban_guesser(server, client):
     return guesser
 
 
-def test_guesser_is_banned_at_the_firewall(first, client):
-    """Both backends' failures are recognised (the pattern each hands over); then the ban is lifted by hand.
-    Not where the whole flow below runs: the guesser's sessions outlive a ban (its goodbye is dropped with
-    the rest), and vsftpd would count them against the next guesses' per-address cap."""
-    if "ban_flow" in hostvars(first.name).get("e2e_focus", []):
-        pytest.skip("the whole flow (test_ban_survives_a_converge_and_lifts_on_time) shows it here")
-    guesser = ban_guesser(first, client)
-    first.node.check_output(f"fail2ban-client unban {guesser}")
-    assert wait_for(lambda: state(first.address) == "open", 10), "still dropped after the unban"
+@pytest.mark.scenario("pyftpdlib")
+@pytest.mark.when(host_firewall_ban=True)
+def test_guesser_is_banned_at_the_firewall(server, client):
+    """Both backends' failures are recognised (the pattern each hands over): pyftpdlib's here, vsftpd's by
+    the whole flow below (default); then the ban is lifted by hand. Not where the whole flow runs: the
+    guesser's sessions outlive a ban (its goodbye is dropped with the rest), and vsftpd would count them
+    against the next guesses' per-address cap."""
+    guesser = ban_guesser(server, client)
+    server.node.check_output(f"fail2ban-client unban {guesser}")
+    assert wait_for(lambda: state(server.address) == "open", 10), "still dropped after the unban"
 
 
+@pytest.mark.scenario("default")   # once per run: two converges and the ban's time
+@pytest.mark.when(host_firewall_ban=True)
 def test_ban_survives_a_converge_and_lifts_on_time(server, client):
     """A converge of the firewall that changes its table keeps the bans (--tags host_firewall: the ban
     set is the firewall's, and the whole play takes longer than the scenario's 40 s ban)."""
-    focus(server, "ban_flow")
     since = time.monotonic()
     guesser = ban_guesser(server, client)
     rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "--tags", "host_firewall",
@@ -109,8 +102,9 @@ def test_ban_survives_a_converge_and_lifts_on_time(server, client):
         assert rc == 0, output[-3000:]
 
 
+@pytest.mark.scenario("helper")   # once per run: two converges
+@pytest.mark.first_server
 def test_flood_of_new_control_connections_is_dropped(server, client):
-    focus(server, "flood")
     try:
         rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name,
                                       "-e", json.dumps({"ftp_server_connection_rate": "6/minute burst 3 packets"}))

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, focus, recap
+from conftest import ROOT, recap
 
 PLAY = """
 - name: Converge through the installed collection
@@ -54,8 +54,9 @@ def collections(tmp_path_factory):
     return work / "installed"
 
 
+@pytest.mark.scenario("helper")   # once per run: a build and a converge
+@pytest.mark.first_server
 def test_installed_collection_converges_by_full_names(server, outside, tmp_path, collections):
-    focus(server, "collection")
     shutil.copytree(ROOT / "playbooks" / "vars", tmp_path / "vars")
     rc, output = outside(PLAY, "--limit", server.name, ANSIBLE_COLLECTIONS_PATH=str(collections))
     assert rc == 0, output[-3000:]

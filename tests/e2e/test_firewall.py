@@ -10,7 +10,7 @@ import socket
 import subprocess
 
 import pytest
-from conftest import FAMILIES, ROOT, address_in, ansible_playbook, focus, group, nft_table, recap, restart
+from conftest import FAMILIES, ROOT, address_in, ansible_playbook, group, nft_table, recap, restart
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 LISTENERS = (1433, 3306, 8080)
@@ -190,8 +190,9 @@ def test_check_diff_shows_a_new_port_and_changes_nothing(server):
     assert nft_table(server) == before
 
 
+@pytest.mark.scenario("egress")   # once per run: a converge
+@pytest.mark.first_server
 def test_tags_converge_only_the_firewall(server):
-    focus(server, "tags")
     rc, output = ansible_playbook(PLAYBOOK, "--tags", "host_firewall", "--limit", server.name)
     assert rc == 0, output[-3000:]
     tasks = re.findall(r"^TASK \[(\w+) : (.+?)\] \**$", output, re.M)
@@ -216,7 +217,7 @@ def test_broken_input_fails_and_keeps_the_previous_ruleset(server):
 @pytest.mark.reboot
 def test_ruleset_survives_a_restart(server, client):
     if not os.environ.get("MOLECULE_INVENTORY_FILE"):
-        pytest.skip("restarting the host is shown on the Molecule containers only")
+        pytest.skip("not a Molecule container: this check restarts the host with podman restart")
     before = nft_table(server)
     restart(server)
     port = server.settings["ftp_server_control_port"]
@@ -232,12 +233,11 @@ def test_ruleset_survives_a_restart(server, client):
 ANNOUNCING_IN_HELPER_MODE = ROOT / "playbooks" / "ftp_servers.yml"
 
 
+@pytest.mark.when(host_firewall_helper_mode=True, ftp_server_tls="off")
 def test_helper_mode_refused_with_an_announced_address(server):
     """The kernel's FTP helper expects a PASV data connection only to the address the control connection
     reached: with another address announced every passive transfer would be dropped. Refused by the
     project's playbook, naming why, before the FTP server or the firewall changes."""
-    if not server.settings["host_firewall_helper_mode"] or server.settings["ftp_server_tls"] != "off":
-        pytest.skip("shown in the helper scenario (helper mode on, TLS off)")
     before = nft_table(server)
     config = server.node.file(server.settings["__ftp_server_config"]).content_string
     rc, output = ansible_playbook(ANNOUNCING_IN_HELPER_MODE, "--limit", server.name,

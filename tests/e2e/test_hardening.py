@@ -50,14 +50,9 @@ def test_port_to_the_client_itself_is_not_refused(server, client, family):
     assert all(r[:3] in ("200", "425") for r in replies.values()), replies
 
 
-def backend(server, name):
-    if server.settings["ftp_server_backend"] != name:
-        pytest.skip(f"a {name} behaviour; this server runs {server.settings['ftp_server_backend']}")
-
-
+@pytest.mark.when(ftp_server_backend="pyftpdlib")
 def test_used_up_passive_range_answers_425(server, client):
     """pyftpdlib alone would hand out a random port the firewall drops; ours says 425 instead."""
-    backend(server, "pyftpdlib")
     size = len(server.passive_range)
     count = size + 2
     assert count <= server.settings["ftp_server_max_per_ip"], "the scenario's range must be small"
@@ -72,8 +67,8 @@ def test_used_up_passive_range_answers_425(server, client):
         assert int(parts[4]) * 256 + int(parts[5]) in server.passive_range, reply
 
 
+@pytest.mark.when(ftp_server_backend="pyftpdlib")
 def test_killed_server_comes_back(server):
-    backend(server, "pyftpdlib")
     unit = server.settings["__ftp_server_service"]
     before = server.node.check_output(f"systemctl show -p MainPID --value {unit}")
     server.node.run_expect([0], f"systemctl kill -s KILL {unit}")
@@ -91,8 +86,8 @@ def test_killed_server_comes_back(server):
     assert server.node.socket(f"tcp://:::{port}").is_listening
 
 
+@pytest.mark.when(ftp_server_backend="pyftpdlib")
 def test_config_check_refuses_a_broken_config_and_the_server_keeps_running(server):
-    backend(server, "pyftpdlib")
     unit = server.settings["__ftp_server_service"]
     config = server.settings["__ftp_server_config"]
     python = "/opt/ftp-server/venv/bin/python /opt/ftp-server/server.py"

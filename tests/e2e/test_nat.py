@@ -7,8 +7,9 @@ import re
 import pytest
 from conftest import ROOT, Client, ansible_playbook, group, hostvars, ipv4, node, random_file
 
-if not group("lan_clients") or not group("dmz_servers"):
-    pytest.skip("this inventory has no NAT topology (groups lan_clients, dmz_servers)", allow_module_level=True)
+# The nat scenario's topology (groups lan_clients, dmz_servers and a router); it runs only these checks
+# and test_range_move.py.
+pytestmark = pytest.mark.scenario("nat")
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 # The server on "the internet"; checks run side by side per server (see conftest), this one's together.

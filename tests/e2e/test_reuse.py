@@ -3,11 +3,13 @@ with nothing but a roles path pointing here: the firewall module travels inside 
 
 import shutil
 
-from conftest import ROOT, focus, recap
+import pytest
+from conftest import ROOT, recap
 
 
+@pytest.mark.scenario("egress")   # once per run: a converge
+@pytest.mark.first_server
 def test_playbook_reused_elsewhere_converges_without_changes(server, outside, tmp_path):
-    focus(server, "reuse")
     shutil.copytree(ROOT / "playbooks" / "vars", tmp_path / "vars")
     rc, output = outside((ROOT / "playbooks" / "ftp_servers.yml").read_text(), "--limit", server.name)
     assert rc == 0, output[-3000:]

@@ -14,8 +14,9 @@ from conftest import ROOT, ansible_playbook, hostvars, inventory_path, nft_table
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 ROLLBACK = 4   # seconds: host_firewall_rollback_timeout for these checks
 
-pytestmark = pytest.mark.skipif(not os.environ.get("MOLECULE_INVENTORY_FILE"),
-                                reason="shown on the Molecule hosts, which these checks lock out for seconds")
+pytestmark = [pytest.mark.scenario("lockout"),
+              pytest.mark.skipif(not os.environ.get("MOLECULE_INVENTORY_FILE"),
+                                 reason="shown on the Molecule hosts, which these checks lock out for seconds")]
 
 
 @pytest.fixture

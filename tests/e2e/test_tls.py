@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, address_in, ansible_playbook, focus, nft_table, random_file
+from conftest import ROOT, address_in, ansible_playbook, nft_table, random_file
 
 # Each tool logs in over TLS to $NAME (checked against $CA), uploads $SAMPLE as $FILE into upload/ and
 # downloads it to $BACK, data protected too; the dialogue goes to stderr. $ACTIVE is "on" for active mode.
@@ -35,6 +35,10 @@ SCRIPTS = {
     """,
 }
 
+# Wherever FTPS is on: the tls scenario, which runs only these checks, and every general scenario.
+pytestmark = [pytest.mark.scenario("tls", general=True), pytest.mark.when(ftp_server_tls=("optional", "required"))]
+
+
 @dataclass
 class Endpoint:
     mode: str   # optional or required
@@ -46,8 +50,6 @@ class Endpoint:
 def tls(server, client):
     """The server as a TLS client sees it: its name pinned to its current address, its CA in a file."""
     mode = server.settings["ftp_server_tls"]
-    if mode == "off":
-        pytest.skip(f"ftp_server_tls is off on {server.name}")
     ca = server.node.file(server.settings["__ftp_server_tls_dir"] + "/ca.crt").content_string
     path = f"/tmp/e2e-ca-{server.name}.crt"
     result = client.run(
@@ -87,10 +89,9 @@ def test_round_trip_over_tls(server, client, tls, sample, tool, mode):
     assert re.search(r"AUTH (TLS|SSL)", dialogue) and "PROT P" in dialogue, dialogue[-2000:]
 
 
+@pytest.mark.when(ftp_server_tls_implicit=True)   # elsewhere its port is filtered: test_firewall.py
 def test_implicit_ftps_with_curl(server, client, tls, sample):
     """Implicit FTPS (TLS from the first byte, its own port) where offered: curl's ftps:// both ways."""
-    if not server.settings["ftp_server_tls_implicit"]:
-        pytest.skip(f"ftp_server_tls_implicit is off on {server.name} (its port is filtered: test_firewall.py)")
     back = f"/tmp/e2e-{server.name}-implicit.bin"
     result = client.run(
         """for args in "-T $SAMPLE" "-o $BACK"; do
@@ -182,9 +183,10 @@ HELPER_PLAY = """
 """
 
 
+@pytest.mark.scenario("tls")   # once per run: a converge
+@pytest.mark.first_server
 def test_helper_mode_refused_under_tls(server, outside, tls):
     """The conntrack helper cannot read PASV inside TLS: the firewall role says so instead of dropping data."""
-    focus(server, "helper_tls")
     before = nft_table(server)
     rc, output = outside(HELPER_PLAY, "--limit", server.name)
     assert rc == 2, output[-3000:]
@@ -214,8 +216,6 @@ LIST = 'curl -sS --ssl-reqd --max-time 20 --cacert "$CA" --user "$U:$P" "ftp://$
 def own_certificate(server, client, tls, tmp_path):
     """The server converged with a certificate the inventory supplies, then converged back; yields the
     path of the supplying CA on the client."""
-    if tls.mode != "required":
-        pytest.skip("shown where TLS is required (the tls scenario): it converges the server twice")
     subprocess.run(["bash", "-c", OWN_CA], cwd=tmp_path, env={"NAME": server.name, "PATH": "/usr/bin:/bin"},
                    check=True)
     chain = (tmp_path / "server.crt").read_text() + (tmp_path / "ca.crt").read_text()
@@ -235,6 +235,7 @@ def own_certificate(server, client, tls, tmp_path):
     assert result.rc == 0, result.stderr
 
 
+@pytest.mark.when(ftp_server_tls="required")   # where TLS is required (tls): it converges the server twice
 def test_certificate_from_the_inventory(client, tls, own_certificate):
     result = client.run(LIST, CA=own_certificate, U=client.user, P=client.password, NAME=tls.name)
     assert result.rc == 0, result.stderr
@@ -272,6 +273,7 @@ def test_another_connection_cannot_take_the_data(server, client, tls, direction,
     assert seen["victim_retry"].startswith("ok"), seen
 
 
+@pytest.mark.when(ansible_default_ipv6=True)   # a server on a network with IPv6
 @pytest.mark.parametrize("direction", ["get", "put"])
 def test_another_connection_cannot_take_the_data_over_ipv6(server, client, tls, direction):
     """The same attempt over IPv6 (EPSV), TLS 1.2: the binding does not depend on the address family."""
@@ -287,14 +289,14 @@ def test_another_connection_cannot_take_the_data_over_ipv6(server, client, tls, 
     assert seen["victim_retry"].startswith("ok"), seen
 
 
-@pytest.mark.parametrize("version", ["1.2", "1.3"])
+# Where TLS is required (the tls scenario, both backends). vsftpd offers no TLS 1.3
+# (test_another_connection_cannot_take_the_data checks the refusal).
+@pytest.mark.when(ftp_server_tls="required")
+@pytest.mark.parametrize("version", [
+    "1.2", pytest.param("1.3", marks=pytest.mark.when(ftp_server_backend="pyftpdlib"))
+])
 def test_one_session_many_files(server, client, tls, version):
     """A resuming ftplib moves 50 files through one login: every data connection resumes the session."""
-    if tls.mode != "required":
-        pytest.skip("shown where TLS is required (the tls scenario, both backends)")
-    if not offered(server, version):
-        pytest.skip(f"TLS {version} is not offered by vsftpd (test_another_connection_cannot_take_the_data "
-                    "checks the refusal)")
     seen = client.tool("many", tls.name, "--user", client.user, "--password", client.password, "--ca", tls.ca,
                        "--tls", version)
     assert seen.get("intact") == 50 and seen["tls"] == f"TLSv{version}", seen
@@ -324,6 +326,8 @@ PARALLEL = {
 }
 
 
+# Where TLS is required (tls scenario, both backends) and where reuse is off (egress).
+@pytest.mark.when(lambda s: s["ftp_server_tls"] == "required" or not s["ftp_server_tls_session_reuse"])
 @pytest.mark.parametrize("how", sorted(PARALLEL))
 def test_many_files_and_parallel_clients(server, client, tls, how):
     """lftp's parallel mirror and curl's many URLs pass under session binding. rclone does not with its
@@ -332,8 +336,6 @@ def test_many_files_and_parallel_clients(server, client, tls, how):
     connection's session and get 522. The role's answer for such a client: ftp_server_tls_session_reuse
     false (the egress scenario), where it passes."""
     reuse = server.settings["ftp_server_tls_session_reuse"]
-    if tls.mode != "required" and reuse:
-        pytest.skip("shown where TLS is required (tls scenario, both backends) and where reuse is off (egress)")
     slug = re.sub(r"\W+", "-", how).strip("-")
     src, dst = f"/tmp/e2e-par-src-{server.name}", f"/tmp/e2e-par-{slug}-{server.name}"
     result = client.run(

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from conftest import FAMILIES, address_in, focus, random_file
+from conftest import FAMILIES, address_in, random_file
 
 # Each tool uploads $SAMPLE as $NAME into upload/ of $HOST ($SERVER: as a URL names it, IPv6 in
 # brackets), downloads it back to $BACK, and shows the protocol dialogue on stderr. $ACTIVE is "on" for
@@ -68,6 +68,7 @@ SCRIPTS = {
 }
 LARGE = {"lftp", "curl", "ftplib"}       # 20 MB; the others 2 MB
 REPLIES = {"lftp", "curl", "ftplib", "ncftp"}   # print the server's PASV/EPSV replies
+# What a client cannot do at all: not a check to run (the matrix below leaves these out).
 CANNOT = {
     ("busybox", "active"): "busybox ftpget/ftpput speak passive mode only",
     ("rclone", "active"): "rclone speaks passive mode only",
@@ -95,15 +96,15 @@ def small(server, client):
     return random_file(client, f"/tmp/e2e-small-{server.name}.bin", "2M")
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("mode", ["passive", "active"])
-@pytest.mark.parametrize("tool", sorted(SCRIPTS))
+MATRIX = [pytest.param(tool, mode, family, id=f"{tool}-{mode}-{family}")
+          for family in FAMILIES for mode in ("passive", "active") for tool in sorted(SCRIPTS)
+          if (tool, mode) not in CANNOT and (tool, family) not in CANNOT]
+
+
+@pytest.mark.parametrize("tool,mode,family", MATRIX)
 def test_round_trip(server, client, sample, small, tool, mode, family):
     if mode == "active" and not server.settings["ftp_server_active_enabled"]:
         pytest.fail("active mode is off in this inventory; the transfer matrix needs it on")
-    for limit in (mode, family):
-        if (tool, limit) in CANNOT:
-            pytest.skip(CANNOT[tool, limit])
     host = address_in(server, client, family)
     sample = sample if tool in LARGE else small
     name = f"{tool}-{mode}-{family}.bin"
@@ -131,12 +132,11 @@ def test_round_trip(server, client, sample, small, tool, mode, family):
         assert re.search(r"\bEPSV\b" if mode == "passive" else r"\bEPRT \|2\|", dialogue), dialogue[-2000:]
 
 
+@pytest.mark.when(ftp_server_backend="pyftpdlib")   # MLSD is pyftpdlib's: vsftpd does not offer it
 def test_rclone_copies_into_a_new_directory(server, client):
     """rclone lists a target directory before it makes it, with MLSD where offered: a missing directory
     must be 550, which it takes for "not there yet"; pyftpdlib's 501 made it give up on every try.
     (vsftpd offers no MLSD: rclone lists with LIST there, and copies with FTPS in test_tls.py.)"""
-    if server.settings["ftp_server_backend"] != "pyftpdlib":
-        pytest.skip("MLSD is pyftpdlib's: vsftpd does not offer it")
     result = client.run(
         """rm -rf /tmp/e2e-rc-src; mkdir -p /tmp/e2e-rc-src; echo one > /tmp/e2e-rc-src/a.txt; echo two > /tmp/e2e-rc-src/b.txt
         opts="--ftp-host $HOST --ftp-user $FTP_USER --ftp-pass $(rclone obscure "$FTP_PASSWORD") --retries 3
@@ -169,9 +169,11 @@ MANY = {
 }
 
 
+# Once per backend and run (a minute or two each), on the first server: default (vsftpd), pyftpdlib.
+@pytest.mark.scenario("default", "pyftpdlib")
+@pytest.mark.first_server
 @pytest.mark.parametrize("how", sorted(MANY))
 def test_parallel_clients_against_the_cap(server, client, how):
-    focus(server, "parallel")
     slug = re.sub(r"\W+", "-", how).strip("-")
     src, dst = f"/tmp/e2e-many-src-{server.name}", f"/tmp/e2e-many-{slug}-{server.name}"
     start = time.monotonic()
