@@ -191,13 +191,15 @@ options:
         before the new table is applied), unless a run with O(confirm=true) comes first. With it the
         new ruleset is not saved for boot until confirmed, and the result says RV(pending).
       - V(0) applies and saves at once, with no rollback.
-      - Confirm over a new connection (C(ansible.builtin.meta) C(reset_connection) first), so that the confirmation proves
-        a new SSH session gets in under the new rules; the host_firewall role does so.
+      - The module's action plugin does the rest in the same task when the result is RV(pending)
+        (safe apply in one task); it drops the connection, comes back over a new one through the new
+        rules and confirms; when it cannot come back, the task fails and the host rolls back by itself.
     type: int
     default: 0
   confirm:
     description:
-      - Confirm a pending apply made with O(rollback_timeout); give the same options. Disarms the timer
+      - Confirm a pending apply made with O(rollback_timeout); give the same options. The action plugin
+        confirms by itself, so this is for a run that skipped it (another connection plugin). Disarms the timer
         and saves the ruleset for boot; fails when the timer has already restored the previous table.
     type: bool
     default: false
@@ -257,6 +259,14 @@ ruleset:
 pending:
   description: The new table is applied, and will be rolled back unless confirmed (O(rollback_timeout)).
   returned: success
+  type: bool
+confirmed:
+  description: The action plugin came back over a new connection and confirmed a pending apply.
+  returned: when O(rollback_timeout) applied a new table
+  type: bool
+rolled_back:
+  description: Ansible could not come back through the new rules; the host restores the previous table.
+  returned: failure to come back
   type: bool
 open:
   description: What is open to whom.

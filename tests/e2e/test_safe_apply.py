@@ -39,27 +39,31 @@ def converge(server, extra, background=False):
     return ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(extra))
 
 
-def apply_directly(server, tmp_path, rollback, stall=False, fault="", output=subprocess.DEVNULL):
+def apply_directly(server, tmp_path, rollback, stall=False, fault="", output=subprocess.DEVNULL, sources=None):
     """The module alone, as a play of its own: the live policy plus 8443, under rollback (started in the
-    background); with stall, the play then waits instead of confirming, like a controller that hangs;
-    fault is what the module appends after nft -c passed (its NFT_FIREWALL_FAULT hook)."""
+    background); with stall, without its action plugin and then waiting instead of confirming, like a
+    controller that hangs between apply and confirm; fault is what the module appends after nft -c
+    passed (its NFT_FIREWALL_FAULT hook); sources replace the controller as the management sources."""
     services = [{"name": "ftp", "ports": [21]}, {"name": "mssql", "ports": [1433]}, {"name": "web", "ports": [8443]},
                 {"name": "ftp-passive", "ports": [f"{server.passive_range[0]}-{server.passive_range[-1]}"]}]
     play = [{"hosts": server.name, "gather_facts": False, "tasks": [
         {"nft_firewall": {"table": server.settings["host_firewall_table"], "services": services,
-                          "management": {"sources": [controller(server)]}, "rollback_timeout": rollback},
+                          "management": {"sources": sources or [controller(server)]}, "rollback_timeout": rollback,
+                          "lockout_check": not sources},
          "environment": {"NFT_FIREWALL_FAULT": fault}},
     ] + ([{"ansible.builtin.pause": {"seconds": 120}}] if stall else [])}]
     (tmp_path / "direct.yml").write_text(json.dumps(play))
     return subprocess.Popen(["ansible-playbook", "-i", inventory_path(), str(tmp_path / "direct.yml")], cwd=ROOT,
-                            env=module_env(), stdout=output, stderr=subprocess.STDOUT, text=True,
+                            env=module_env(plugin=not stall), stdout=output, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
 
-def module_env():
-    """The module from the clone, for plays that call it directly (not through the role)."""
+def module_env(plugin=True):
+    """The module from the clone, for plays that call it directly (not through the role); without its
+    action plugin, the module alone (no confirmation)."""
     return dict(os.environ, ANSIBLE_LIBRARY=str(ROOT / "library"),
-                ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"))
+                ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"),
+                ANSIBLE_ACTION_PLUGINS=str(ROOT / "plugins" / "action") if plugin else "/nonexistent")
 
 
 def saved(server):
@@ -118,11 +122,29 @@ def test_host_rolls_back_when_ansible_dies_before_confirming(server, over_ssh, t
     assert "8443" not in saved(server)
 
 
+def test_module_alone_rolls_back_when_the_controller_cannot_return(server, over_ssh, tmp_path):
+    """One task of the module in a play of its own (its action plugin): the new table shuts the
+    controller out, the task fails saying so, and the host restores the previous table by itself."""
+    before = nft_table(server)
+    run = apply_directly(server, tmp_path, ROLLBACK, output=subprocess.PIPE, sources=["192.0.2.1"])
+    try:
+        applied = wait_for(server, lambda t: "192.0.2.1" in t, 60)
+        restored = wait_for(server, lambda t: t == before, ROLLBACK + 10)
+    finally:
+        output = " ".join(run.communicate(timeout=120)[0].split())
+    assert run.returncode == 2, output[-3000:]
+    # Refused outright, or (a SYN retried after the rollback) let in to find the previous table back.
+    assert ("Ansible could not come back through the new firewall" in output
+            or "too late: the rollback timer has already restored" in output), output[-3000:]
+    assert "unreachable=0" in output, output[-3000:]   # a failed task, not an unreachable host
+    assert restored - applied <= ROLLBACK + 2, restored - applied
+    assert "8443" not in saved(server)
+
+
 def test_confirmed_change_is_kept_and_saved_for_boot(server, over_ssh):
     rc, output = converge(server, EXTRA_PORT)
     try:
         assert rc == 0, output[-3000:]
-        assert "TASK [host_firewall : Confirm the ruleset over a new connection]" in output
         time.sleep(ROLLBACK + 1)
         assert "tcp dport 8443 accept" in nft_table(server)
         assert "tcp dport 8443 accept" in saved(server)

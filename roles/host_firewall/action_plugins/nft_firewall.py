@@ -1,0 +1,1 @@
+../../../plugins/action/nft_firewall.py
