@@ -5,7 +5,9 @@ comes back over a new connection, through the new rules, and confirms. A control
 back is a failed task, and the host puts the previous table back by itself."""
 
 from ansible.errors import AnsibleConnectionFailure
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.plugins.connection import ConnectionBase
 
 
 class ActionModule(ActionBase):
@@ -18,21 +20,28 @@ class ActionModule(ActionBase):
         del tmp
         args = dict(self._task.args)
         result.update(self._execute_module(module_args=args, task_vars=task_vars))
-        if result.get("failed") or not result.get("pending") or args.get("confirm"):
+        if result.get("failed") or not result.get("pending") or boolean(args.get("confirm", False), strict=False):
             return result
 
-        # The connection that applied was let through as established: only a new one proves the rules.
-        self._connection.reset()
+        # Remote temporary files go while the old connection still works (without pipelining there are some).
+        self._remove_tmp_path(self._connection._shell.tmpdir)
         try:
+            # The connection that applied was let through as established: only a new one proves the rules.
+            # (Connections without a reset, such as podman exec, do not pass the firewall anyway.)
+            if type(self._connection).reset is not ConnectionBase.reset:
+                self._connection.reset()   # paramiko reconnects here: inside the try
             confirmed = self._execute_module(module_args=dict(args, confirm=True), task_vars=task_vars)
         except AnsibleConnectionFailure as err:
-            result.update(failed=True, rolled_back=True, msg=(
+            self._connection._shell.tmpdir = None   # nothing to clean over a connection that cannot come back
+            result.update(failed=True, pending=False, rolled_back=True, msg=(
                 f"Ansible could not come back through the new firewall ({err}); the host restores the "
                 f"previous ruleset by itself within {args.get('rollback_timeout')} seconds of the apply. "
                 "Check the management sources."))
             return result
         if confirmed.get("failed"):
-            result.update(failed=True, msg=confirmed.get("msg"))
+            # "too late": the timer had already put the previous table back.
+            result.update(failed=True, pending=False, msg=confirmed.get("msg"), confirm_result=confirmed,
+                          rolled_back=str(confirmed.get("msg", "")).startswith("too late"))
             return result
         result.update(pending=False, confirmed=True)
         return result

@@ -265,8 +265,9 @@ confirmed:
   returned: when O(rollback_timeout) applied a new table
   type: bool
 rolled_back:
-  description: Ansible could not come back through the new rules; the host restores the previous table.
-  returned: failure to come back
+  description: Ansible could not come back through the new rules, or came back after the host had restored
+    the previous table.
+  returned: failure to confirm
   type: bool
 open:
   description: What is open to whom.
