@@ -80,6 +80,7 @@ def transfer(spec, address, passive):
     name = f"audit-{'passive' if passive else 'active'}.bin"
     try:
         ftp.connect(address, ftp_spec["port"])
+        ftp.host = ftp_spec.get("name") or address   # what TLS verifies: a name where the certificate has one
         ftp.login(ftp_spec["user"], ftp_spec["password"])
         if ftp_spec.get("tls"):
             ftp.prot_p()

@@ -80,7 +80,7 @@ VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 def context(args):
-    ctx = ssl.create_default_context(cafile=args.ca)
+    ctx = ssl.create_default_context(cafile=args.ca or None)   # --ca '': the system's trust store
     if args.tls:
         ctx.minimum_version = ctx.maximum_version = VERSIONS[args.tls]
     return ctx
@@ -483,7 +483,7 @@ def parse(argv):
     account.add_argument("--password", required=True)
     account.add_argument("--directory", default="upload")
     tls = argparse.ArgumentParser(add_help=False)
-    tls.add_argument("--ca", required=True)
+    tls.add_argument("--ca", required=True, help="the CA to check the server with; '' for the system's store")
     tls.add_argument("--tls", choices=sorted(VERSIONS), default="")
     sub.add_parser("greeting", parents=[common])
     theft = sub.add_parser("steal", parents=[common, account, tls])

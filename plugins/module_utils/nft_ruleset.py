@@ -54,6 +54,7 @@ class Rule:
     comment: str = ""
     helper: str = ""           # conntrack helper attached to connections to these ports
     limit: str = ""            # new connections per source above this rate are dropped (services only)
+    on_demand: bool = False    # closed until a program on the host puts a port in the rule's set
 
 
 @dataclass
@@ -154,7 +155,12 @@ def parse_rule(entry, kind):
     if limit and not LIMIT.match(limit):
         raise PolicyError(f"{where}: limit {shorten(limit)} must look like 20/minute or 20/minute burst 10 "
                           f"packets (new connections per source)")
-    return Rule(name, proto, ports, sports, peers, comment, helper, limit)
+    on_demand = entry.get("on_demand") or False
+    if not isinstance(on_demand, bool):
+        raise PolicyError(f"{where}: on_demand {shorten(on_demand)} must be true or false")
+    if on_demand and helper:
+        raise PolicyError(f"{where}: a port opened on demand takes no helper")
+    return Rule(name, proto, ports, sports, peers, comment, helper, limit, on_demand)
 
 
 def parse_rules(entries, kind):
@@ -216,6 +222,12 @@ def build(params):
                           "their limit sets would share a name; rename one")
     if ban_set and ban_set in metered:
         raise PolicyError(f"ban_set {ban_set!r} is the name of a service's limit set; choose another")
+    demanded = [open_set(r) for r in services if r.on_demand]
+    if len(set(demanded)) < len(demanded):
+        raise PolicyError("services: two services opened on demand differ only in '.', '-' or '_' in their "
+                          "names, so their sets would share a name; rename one")
+    if ban_set and ban_set in demanded:
+        raise PolicyError(f"ban_set {ban_set!r} is the name of a service's on-demand set; choose another")
     rate = str(params.get("log_rate") or "10/minute")
     if not RATE.match(rate):
         raise PolicyError(f"log_rate {rate!r} must look like 10/minute (at least 1)")
@@ -240,7 +252,7 @@ def admits(policy, address, port):
         address = address.ipv4_mapped
     if address.is_loopback:
         return True
-    return any(rule.proto == "tcp" and any(low <= port <= high for low, high in rule.ports)
+    return any(rule.proto == "tcp" and not rule.on_demand and any(low <= port <= high for low, high in rule.ports)
                and (not rule.peers or any(address in peer for peer in rule.peers))
                for rule in policy.services)
 
@@ -271,6 +283,8 @@ def rule_lines(rule, direction):
         match += f"{rule.proto} dport {ports_expr(rule.ports)} "
     if not match:
         match = f"meta l4proto {rule.proto} "
+    if rule.on_demand:
+        match += f"{rule.proto} dport @{open_set(rule)} "
     comment = f"{rule.name}: {rule.comment}" if rule.comment else rule.name
     return [f"{peer}{match}accept comment \"{comment}\"" for peer in peer_matches(rule.peers, direction)]
 
@@ -280,11 +294,18 @@ def limit_set(rule):
     return "limit_" + re.sub(r"[^A-Za-z0-9_]", "_", rule.name)
 
 
+def open_set(rule):
+    """Name of the set of ports a program on the host opens for a while (on-demand services)."""
+    return "open_" + re.sub(r"[^A-Za-z0-9_]", "_", rule.name)
+
+
 def sets(policy):
-    """The named sets the table holds: (name, address type, flags), both families each."""
+    """The named sets the table holds: (name, type, flags); the address sets in both families, then the
+    ports opened on demand (each port in one with a timeout, so none stays open when its opener dies)."""
     names = ([(policy.ban_set, "flags timeout;")] if policy.ban_set else []) + [
         (limit_set(r), "size 65535; flags dynamic,timeout; timeout 10m;") for r in policy.services if r.limit]
-    return [(f"{name}_v{v}", f"ipv{v}_addr", flags) for name, flags in names for v in (4, 6)]
+    return ([(f"{name}_v{v}", f"ipv{v}_addr", flags) for name, flags in names for v in (4, 6)]
+            + [(open_set(r), "inet_service", "flags timeout;") for r in policy.services if r.on_demand])
 
 
 def limit_lines(rule):
@@ -403,5 +424,6 @@ def exposure(policy):
             "ports": [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in rule.ports],
             "sources": [str(n) for n in rule.peers] or ["any"],
             "helper": rule.helper or None,
+            "on_demand": rule.on_demand,
         }
     return [describe(rule) for rule in policy.services]

@@ -77,6 +77,17 @@ options:
             Metered in a dynamic set per family, C(limit_<name>_v4)/C(_v6). Empty for no limit.
         type: str
         default: ""
+      on_demand:
+        description:
+          - Keep the ports closed until a program on the host opens one for a while, by putting it with
+            a timeout into the set C(open_<name>) (type C(inet_service), flag timeout), for example
+            C(nft add element inet host_firewall open_acme { 80 timeout 10m }) for an ACME client's
+            http-01 challenge. Only the entry's O(services[].ports) can be opened that way; the
+            element expires by itself, so a port is never left open by an opener that dies.
+          - An apply keeps the live elements (with what is left of their timeouts); they are left out
+            of the change detection, as bans are.
+        type: bool
+        default: false
   management:
     description:
       - Management SSH, open only to the sources named here.
@@ -274,7 +285,7 @@ open:
   returned: success
   type: list
   elements: dict
-  sample: [{name: ftp, proto: tcp, ports: ["21"], sources: [any], helper: ftp}]
+  sample: [{name: ftp, proto: tcp, ports: ["21"], sources: [any], helper: ftp, on_demand: false}]
 path:
   description: Where the script is stored.
   returned: success
@@ -292,10 +303,10 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.ftp_lab.ftp.plugins.module_utils.nft_ruleset import (
-        PolicyError, admits, build, exposure, render, strip_elements, strip_meters)
+        PolicyError, admits, build, exposure, open_set, render, strip_elements, strip_meters)
 except ImportError:  # the module shipped inside the host_firewall role, used from a roles path
     from ansible.module_utils.nft_ruleset import (
-        PolicyError, admits, build, exposure, render, strip_elements, strip_meters)
+        PolicyError, admits, build, exposure, open_set, render, strip_elements, strip_meters)
 
 RULE_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -464,12 +475,13 @@ def fingerprint(listing):
 
 
 def kept(nft, policy):
-    """Script lines that put the live bans back into the new table: the module owns the ban set's
-    definition, the ban tool its elements, so an apply must not lift a ban."""
-    if not policy.ban_set:
-        return ""
+    """Script lines that put the live bans and the ports opened on demand back into the new table: the
+    module owns the sets' definitions, other tools their elements, so an apply must not lift a ban or
+    close a port in the middle of its opener's work."""
+    names = ([f"{policy.ban_set}_v4", f"{policy.ban_set}_v6"] if policy.ban_set else []) + [
+        open_set(r) for r in policy.services if r.on_demand]
     lines = []
-    for name in (f"{policy.ban_set}_v4", f"{policy.ban_set}_v6"):
+    for name in names:
         items = nft.elements(policy.table, name)
         if items:
             lines.append(f"add element inet {policy.table} {name} {{ {', '.join(items)} }}")
@@ -514,6 +526,7 @@ def main():
                 sources=dict(type="list", elements="str", default=[]),
                 helper=dict(type="str", choices=["ftp"]),
                 limit=dict(type="str", default=""),
+                on_demand=dict(type="bool", default=False),
             )),
             management=dict(type="dict", options=dict(
                 port=dict(type="int", default=22),

@@ -216,9 +216,10 @@ MARKERS = [
 SCENARIOS = {path.parent.name for path in (ROOT / "molecule").glob("*/molecule.yml")}
 # Scenarios built for one subject run only the checks whose scenario marker names them: nat (its servers
 # sit behind a router; the rest of the suite assumes one flat network), tls (FTPS required; the rest logs
-# in in cleartext), lockout (its checks lock its one server out on purpose). The other scenarios, and a
+# in in cleartext), lockout (its checks lock its one server out on purpose), acme (its CA runs on the
+# client; certificates from it and from files). The other scenarios, and a
 # run on another inventory (FTP_INVENTORY), are general: every check not marked for named scenarios only.
-DEDICATED = {"nat", "tls", "lockout"}
+DEDICATED = {"nat", "tls", "lockout", "acme"}
 # Modules routed here until they carry their own marker (pytestmark = pytest.mark.scenario("lockout")).
 def scenario_name():
     """The Molecule scenario under test (Molecule exports it to the verifier); None on another inventory."""

@@ -207,9 +207,12 @@ def test_render_is_deterministic():
 def test_exposure_lists_what_is_open_to_whom():
     policy = build({"services": [FTP, PASSIVE], "management": MGMT})
     assert exposure(policy) == [
-        {"name": "ftp", "proto": "tcp", "ports": ["21"], "sources": ["any"], "helper": "ftp"},
-        {"name": "ftp-passive", "proto": "tcp", "ports": ["50000-50049"], "sources": ["any"], "helper": None},
-        {"name": "management", "proto": "tcp", "ports": ["22"], "sources": ["192.0.2.10/32"], "helper": None},
+        {"name": "ftp", "proto": "tcp", "ports": ["21"], "sources": ["any"], "helper": "ftp",
+         "on_demand": False},
+        {"name": "ftp-passive", "proto": "tcp", "ports": ["50000-50049"], "sources": ["any"], "helper": None,
+         "on_demand": False},
+        {"name": "management", "proto": "tcp", "ports": ["22"], "sources": ["192.0.2.10/32"], "helper": None,
+         "on_demand": False},
     ]
 
 
@@ -377,3 +380,35 @@ def test_strip_meters_keeps_bans():
     stripped = strip_meters(listing)
     assert "192.0.2.1 timeout 10m" in stripped and "192.0.2.2" not in stripped
     assert "\tset limit_ftp_v4 {\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\ttimeout 10m\n\t}" in stripped
+
+
+# Ports opened on demand (an ACME client's challenge port)
+
+ACME = {"name": "acme", "ports": [80], "on_demand": True, "comment": "ACME http-01 challenge"}
+
+
+def test_on_demand_port_is_accepted_only_while_in_its_set():
+    rules = [line.strip() for line in rendered(services=[ACME]).splitlines()]
+    assert 'tcp dport 80 tcp dport @open_acme accept comment "acme: ACME http-01 challenge"' in rules
+    assert "set open_acme {" in rules and "type inet_service; flags timeout;" in rules
+    assert not any(r.startswith("tcp dport 80 accept") for r in rules)
+
+
+def test_on_demand_port_does_not_count_as_open():
+    policy = build({"management": MGMT, "services": [ACME]})
+    assert not admits(policy, "203.0.113.9", 80)
+    assert exposure(policy)[0]["on_demand"] is True
+
+
+@pytest.mark.parametrize("entry, message", [
+    (dict(ACME, on_demand="yes"), "on_demand"),
+    (dict(ACME, helper="ftp"), "no helper"),
+])
+def test_bad_on_demand_entry_is_refused(entry, message):
+    with pytest.raises(PolicyError, match=message):
+        build({"management": MGMT, "services": [entry]})
+
+
+def test_on_demand_sets_may_not_collide():
+    with pytest.raises(PolicyError, match="share a name"):
+        build({"management": MGMT, "services": [dict(ACME, name="a.b"), dict(ACME, name="a_b", ports=[81])]})

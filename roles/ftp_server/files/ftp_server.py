@@ -5,7 +5,7 @@ a random port when the range is used up), announced address, chroot, hashed pass
 after failed logins, no bounce or port stealing, an xferlog in vsftpd's format, FTPS (TLS 1.2+) whose
 data connections must resume their own control connection's TLS session.
 
-    server.py --config FILE               serve (SIGHUP: read the accounts again)
+    server.py --config FILE               serve (SIGHUP: read the accounts and certificate again)
     server.py --config FILE --check       validate FILE and its accounts, exit: 0 good, 1 bad
     server.py --accounts FILE --check     validate an accounts file alone
 
@@ -165,8 +165,8 @@ def announced(address, resolve):
 
 
 def tls_material(cfg):
-    """The certificate chain and key, read and checked once: every connection's context is made from
-    them (a certificate replaced on disk takes a restart, which the role does)."""
+    """The certificate chain and key, read and checked at start and on SIGHUP: every new connection's
+    context is made from them (a session under way keeps the context it started with)."""
     try:
         from OpenSSL import SSL, crypto
     except ImportError:
@@ -535,7 +535,14 @@ def serve(cfg, early=()):
 
 
 def reload(handler, cfg):
-    """Read the accounts again and return their names; a bad file changes nothing (None)."""
+    """Read the certificate and the accounts again and return the accounts' names; a bad file changes
+    nothing (None for the accounts)."""
+    if cfg["tls"] != "off":
+        try:
+            cfg["tls_material"] = tls_material(cfg)
+            logging.info("certificate reloaded")
+        except ConfigError as err:
+            logging.error("certificate not reloaded: %s", err)
     try:
         users = load_accounts(cfg["accounts"])["users"]
     except ConfigError as err:
