@@ -71,6 +71,9 @@ def test_certificate_comes_from_the_acme_ca(server, client, trusted):
     assert f"DNS:{name(server)}" in text
     serial = server.node.check_output("openssl x509 -in /etc/letsencrypt/live/ftp-server/cert.pem -noout -serial")
     assert serial in text   # the daemon serves certbot's certificate, not the stand-in
+    # Renewal needs no Ansible: certbot's timer, and the installer's path unit and timer, run.
+    for unit in ("certbot.timer", "ftp-server-certificate.path", "ftp-server-certificate.timer"):
+        assert server.node.run(f"systemctl is-enabled {unit} && systemctl is-active {unit}").rc == 0, unit
 
 
 @pytest.mark.parametrize("tool", [*SCRIPTS, "ftplib"])
@@ -121,9 +124,9 @@ def test_renewal_is_served_without_a_converge(server, client, trusted):
     upload = client.run('curl -sS --fail --ssl-reqd --user "$U:$P" -T "$SAMPLE" "ftp://$NAME/upload/slow.bin"',
                         U=client.user, P=client.password, NAME=name(server), SAMPLE=sample.path)
     assert upload.rc == 0, upload.stderr
-    # A download at 1 MB/s: under way during the renewal.
+    # A download at 512 KB/s (12 s): under way during the renewal.
     unit, back = f"e2e-acme-slow-{server.name}", f"/tmp/e2e-acme-slow-{server.name}.back"
-    client.run(f'systemd-run --unit={unit} --collect curl -sS --fail --ssl-reqd --limit-rate 1M '
+    client.run(f'systemd-run --unit={unit} --collect curl -sS --fail --ssl-reqd --limit-rate 512K '
                f'--user {client.user}:{client.password} -o {back} "ftp://{name(server)}/upload/slow.bin"')
     time.sleep(1)
     renewed = server.node.run(RENEW)
@@ -162,6 +165,43 @@ def test_bad_acme_names_are_refused_before_anything_changes(server, names, messa
     assert message in " ".join(output.split()), output[-3000:]
     assert recap(output)[server.name]["changed"] == 0
     assert nft_table(server) == before
+
+
+@pytest.mark.first_server
+def test_challenge_port_taken_is_refused_before_anything_changes(server):
+    """certbot's standalone server needs the port: a web server on it is named before anything changes."""
+    server.node.run("systemd-run --unit=e2e-port-80 python3 -m http.server --bind :: 80")
+    try:
+        server.node.run("timeout 10 sh -c 'until ss -ltn | grep -q :80; do sleep 0.2; done'")
+        before = nft_table(server)
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+        assert rc == 2, output[-3000:]
+        assert "port 80 is taken on the host" in " ".join(output.split()), output[-3000:]
+        assert recap(output)[server.name]["changed"] == 0
+        assert nft_table(server) == before
+    finally:
+        server.node.run("systemctl stop e2e-port-80")
+
+
+@pytest.mark.first_server
+def test_leaving_acme_leaves_nothing_behind(server, client, trusted):
+    """Back to the host's own CA: certbot's order deleted, the installer, its units and the challenge
+    set gone; then ACME again, ordered afresh and served."""
+    rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", '{"ftp_server_tls_acme": false}')
+    try:
+        assert rc == 0, output[-3000:]
+        left = server.node.run("ls /etc/letsencrypt/renewal/ftp-server.conf /usr/local/sbin/ftp-server-certificate "
+                               "/usr/local/sbin/ftp-server-acme-port /etc/systemd/system/ftp-server-certificate.*")
+        assert left.stdout.strip() == "", left.stdout
+        assert server.node.run("systemctl is-active ftp-server-certificate.path").rc != 0
+        assert "open_acme" not in nft_table(server)
+        assert "Pebble" not in server.node.check_output(
+            f"openssl x509 -in {server.settings['__ftp_server_tls_dir']}/server.crt -noout -issuer")
+    finally:
+        rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
+    assert rc == 0, output[-3000:]
+    assert "Issue the ACME certificate" in output
+    assert certbot_serial(server) in served(client, server)
 
 
 OWN_PKI = """set -e
@@ -216,6 +256,8 @@ def test_certificate_files_kept_by_another_tool(server, client, kept_files):
     not match, or an unreadable file, is refused by a converge before anything changes."""
     serial, extra = kept_files
     assert internal(client, server) == serial
+    # ACME is off: certbot no longer renews the role's certificate.
+    assert server.node.run("test -e /etc/letsencrypt/renewal/ftp-server.conf").rc == 1
     renewed = issue_files(server)
     deadline = time.monotonic() + 15
     while internal(client, server) != renewed and time.monotonic() < deadline:
