@@ -204,6 +204,23 @@ def test_leaving_acme_leaves_nothing_behind(server, client, trusted):
     assert certbot_serial(server) in served(client, server)
 
 
+@pytest.mark.first_server
+@pytest.mark.parametrize("cert, key, message", [
+    ("etc/ftp.crt", "/etc/ftp.key", "must both be absolute paths"),
+    ("/etc/my certs/ftp.crt", "/etc/ftp.key", "must both be absolute paths"),
+    ("/etc/ftp.crt", "", "must both be absolute paths"),
+])
+def test_bad_certificate_paths_are_refused_before_anything_changes(server, cert, key, message):
+    before = nft_table(server)
+    rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps({
+        "ftp_server_tls_acme": False, "ftp_server_tls_certificate_file": cert,
+        "ftp_server_tls_private_key_file": key}))
+    assert rc == 2, output[-3000:]
+    assert message in " ".join(output.split()), output[-3000:]
+    assert recap(output)[server.name]["changed"] == 0
+    assert nft_table(server) == before
+
+
 OWN_PKI = """set -e
 umask 077; mkdir -p /etc/pki-test; cd /etc/pki-test
 [ -f ca.crt ] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Internal test CA" \

@@ -4,6 +4,7 @@ move data over TLS through the firewall; cleartext and old TLS are refused where
 import json
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -438,10 +439,16 @@ def test_sslscan_sees_only_modern_tls(server, client, tls, scanners):
 
 @pytest.mark.scenario("tls")
 def test_nmap_grades_every_cipher_a(server, client, tls):
-    unmetered(server)
-    result = client.run('nmap -Pn -p 21 --script ssl-enum-ciphers "$NAME"', NAME=tls.name)
-    assert result.rc == 0, result.stderr
-    text = result.stdout
+    # nmap probes the versions side by side; beyond 5 connections at once from one address (the cap)
+    # a version's probe may be refused and its section left out: up to three scans.
+    for attempt in range(3):
+        unmetered(server)
+        result = client.run('nmap -Pn -p 21 --script ssl-enum-ciphers "$NAME"', NAME=tls.name)
+        assert result.rc == 0, result.stderr
+        text = result.stdout
+        if "TLSv1.2:" in text:
+            break
+        time.sleep(2)
     assert "least strength: A" in text, text
     assert "TLSv1.2:" in text and "TLSv1.0:" not in text and "TLSv1.1:" not in text, text
     assert "cipher preference: client" not in text, text   # the server's order, on both backends
