@@ -216,18 +216,15 @@ def build(params):
     if ban_set and (not SET.match(ban_set) or ban_set in KEYWORDS):
         raise PolicyError(f"ban_set {shorten(ban_set)} must start with a letter, hold only letters, digits and "
                           f"'_' (at most 29) and not be a word nft reserves")
-    metered = [limit_set(r) for r in services if r.limit]
-    if len(set(metered)) < len(metered):
-        raise PolicyError("services: two limited services differ only in '.', '-' or '_' in their names, so "
-                          "their limit sets would share a name; rename one")
-    if ban_set and ban_set in metered:
-        raise PolicyError(f"ban_set {ban_set!r} is the name of a service's limit set; choose another")
-    demanded = [open_set(r) for r in services if r.on_demand]
-    if len(set(demanded)) < len(demanded):
-        raise PolicyError("services: two services opened on demand differ only in '.', '-' or '_' in their "
-                          "names, so their sets would share a name; rename one")
-    if ban_set and ban_set in demanded:
-        raise PolicyError(f"ban_set {ban_set!r} is the name of a service's on-demand set; choose another")
+    # Sets named after services: two names that differ only in '.', '-' or '_' would share one.
+    for what, kind, names in (("limited services", "limit set", [limit_set(r) for r in services if r.limit]),
+                              ("services opened on demand", "on-demand set",
+                               [open_set(r) for r in services if r.on_demand])):
+        if len(set(names)) < len(names):
+            raise PolicyError(f"services: two {what} differ only in '.', '-' or '_' in their names, so their "
+                              f"sets would share a name; rename one")
+        if ban_set and ban_set in names:
+            raise PolicyError(f"ban_set {ban_set!r} is the name of a service's {kind}; choose another")
     rate = str(params.get("log_rate") or "10/minute")
     if not RATE.match(rate):
         raise PolicyError(f"log_rate {rate!r} must look like 10/minute (at least 1)")
