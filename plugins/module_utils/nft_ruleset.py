@@ -271,17 +271,23 @@ def peer_matches(peers, direction):
     return out
 
 
-def rule_lines(rule, direction):
+def dport(rule, published):
+    """What matches the port a client asked for: the packet's own, or, for a connection the host
+    forwards after DNAT (a port a container engine publishes), the port before the translation."""
+    return f"meta l4proto {rule.proto} ct original proto-dst" if published else f"{rule.proto} dport"
+
+
+def rule_lines(rule, direction, published=False):
     """nft rule lines for one Rule; direction 'saddr' (inbound) or 'daddr' (egress)."""
     match = ""
     if rule.sports:
         match += f"{rule.proto} sport {ports_expr(rule.sports)} "
     if rule.ports:
-        match += f"{rule.proto} dport {ports_expr(rule.ports)} "
+        match += f"{dport(rule, published)} {ports_expr(rule.ports)} "
     if not match:
         match = f"meta l4proto {rule.proto} "
     if rule.on_demand:
-        match += f"{rule.proto} dport @{open_set(rule)} "
+        match += f"{'ct original proto-dst' if published else dport(rule, False)} @{open_set(rule)} "
     comment = f"{rule.name}: {rule.comment}" if rule.comment else rule.name
     return [f"{peer}{match}accept comment \"{comment}\"" for peer in peer_matches(rule.peers, direction)]
 
@@ -305,9 +311,9 @@ def sets(policy):
             + [(open_set(r), "inet_service", "flags timeout;") for r in policy.services if r.on_demand])
 
 
-def limit_lines(rule):
+def limit_lines(rule, published=False):
     """Drop a source's new connections to the rule's ports above its rate (before the rule accepts)."""
-    return [f"{rule.proto} dport {ports_expr(rule.ports)} ct state new update @{limit_set(rule)}_v{v} "
+    return [f"{dport(rule, published)} {ports_expr(rule.ports)} ct state new update @{limit_set(rule)}_v{v} "
             f"{{ {family} saddr limit rate over {rule.limit} }} drop"
             for family, v in (("ip", 4), ("ip6", 6))]
 
@@ -328,6 +334,35 @@ def strip_elements(listing):
     """A table listing without the elements of its sets: those are the ban tool's and the meters', and
     change by themselves; the rest is what the module owns."""
     return ELEMENTS.sub("", listing)
+
+
+def admit_lines(policy, published):
+    """Rule lines that admit new inbound connections by the services and drop the banned: the input
+    chain's, and the same again by the port asked for before DNAT for the connections it forwards."""
+    lines = []
+    if policy.ban_set:
+        # Management first: no ban ever cuts the way in for Ansible. Then, before established traffic,
+        # the bans: a banned address loses the sessions it has too.
+        for rule in policy.services:
+            if rule.name == "management":
+                lines += rule_lines(rule, "saddr", published)
+        lines += [f"ip saddr @{policy.ban_set}_v4 drop", f"ip6 saddr @{policy.ban_set}_v6 drop"]
+    lines += ["ct state established,related accept", "ct state invalid drop"]
+    if not published:
+        lines += [f"icmp type {{ {ICMP4} }} accept", f"icmpv6 type {{ {ICMP6} }} accept"]
+        if policy.icmp_echo:
+            lines += ["icmp type echo-request limit rate 10/second accept",
+                      "icmpv6 type echo-request limit rate 10/second accept"]
+    for rule in policy.services:
+        if policy.ban_set and rule.name == "management":
+            continue   # already above the bans
+        if rule.limit:
+            lines += limit_lines(rule, published)
+        lines += rule_lines(rule, "saddr", published)
+    if policy.log_drops:
+        where = "fwd" if published else "in"
+        lines.append(f"limit rate {policy.log_rate} log prefix \"{policy.table} drop {where}: \" level info")
+    return ["\t\t" + line for line in lines]
 
 
 def render(policy):
@@ -358,32 +393,22 @@ def render(policy):
         "\tchain input {",
         "\t\ttype filter hook input priority filter; policy drop;",
         "\t\tiif \"lo\" accept",
+        *admit_lines(policy, published=False),
+        "\t}",
+        "",
+        # A port a container engine (or any DNAT) publishes is forwarded, never input: the same policy
+        # judges the connections the host forwards after translating their destination. Everything
+        # else forwarded (the containers' own traffic, replies, container to container) passes here.
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy accept;",
+        "\t\tct direction original ct status dnat jump published",
+        "\t}",
+        "",
+        "\tchain published {",
+        *admit_lines(policy, published=True),
+        "\t\tdrop",
+        "\t}",
     ]
-    if policy.ban_set:
-        # Management first: no ban ever cuts the way in for Ansible. Then, before established traffic,
-        # the bans: a banned address loses the sessions it has too.
-        management = [r for r in policy.services if r.name == "management"]
-        for rule in management:
-            lines += ["\t\t" + line for line in rule_lines(rule, "saddr")]
-        lines += [f"\t\tip saddr @{policy.ban_set}_v4 drop", f"\t\tip6 saddr @{policy.ban_set}_v6 drop"]
-    lines += [
-        "\t\tct state established,related accept",
-        "\t\tct state invalid drop",
-        f"\t\ticmp type {{ {ICMP4} }} accept",
-        f"\t\ticmpv6 type {{ {ICMP6} }} accept",
-    ]
-    if policy.icmp_echo:
-        lines += ["\t\ticmp type echo-request limit rate 10/second accept",
-                  "\t\ticmpv6 type echo-request limit rate 10/second accept"]
-    for rule in policy.services:
-        if policy.ban_set and rule.name == "management":
-            continue   # already above the bans
-        if rule.limit:
-            lines += ["\t\t" + line for line in limit_lines(rule)]
-        lines += ["\t\t" + line for line in rule_lines(rule, "saddr")]
-    if policy.log_drops:
-        lines.append(f"\t\tlimit rate {policy.log_rate} log prefix \"{t} drop in: \" level info")
-    lines += ["\t}"]
     if policy.egress_filter:
         lines += [
             "",

@@ -412,3 +412,44 @@ def test_bad_on_demand_entry_is_refused(entry, message):
 def test_on_demand_sets_may_not_collide():
     with pytest.raises(PolicyError, match="share a name"):
         build({"management": MGMT, "services": [dict(ACME, name="a.b"), dict(ACME, name="a_b", ports=[81])]})
+
+
+# Connections the host forwards after DNAT (ports a container engine publishes)
+
+def chain(script, name):
+    lines = script.splitlines()
+    start = lines.index(f"\tchain {name} {{")
+    return [line.strip() for line in lines[start + 1:lines.index("\t}", start)]]
+
+
+def test_forwarded_connections_after_dnat_go_through_the_policy():
+    forward = chain(rendered(services=[FTP]), "forward")
+    assert forward == ["type filter hook forward priority filter; policy accept;",
+                       "ct direction original ct status dnat jump published"]
+
+
+def test_published_ports_are_judged_by_the_port_asked_for_before_dnat():
+    mssql = {"name": "mssql", "ports": [1433], "sources": ["192.0.2.0/24", "2001:db8::/32"]}
+    published = chain(rendered(services=[PASSIVE, mssql]), "published")
+    assert published[:2] == ["ct state established,related accept", "ct state invalid drop"]
+    assert ('ip saddr 192.0.2.10/32 meta l4proto tcp ct original proto-dst 22 accept comment '
+            '"management: SSH from the management sources"') in published
+    assert 'meta l4proto tcp ct original proto-dst 50000-50049 accept comment "ftp-passive"' in published
+    assert 'ip saddr 192.0.2.0/24 meta l4proto tcp ct original proto-dst 1433 accept comment "mssql"' in published
+    assert 'ip6 saddr 2001:db8::/32 meta l4proto tcp ct original proto-dst 1433 accept comment "mssql"' in published
+    assert published[-1] == "drop"
+    assert not any("dport" in rule for rule in published)
+
+
+def test_published_ports_keep_bans_limits_and_on_demand_sets():
+    script = rendered(ban_set="banned", log_drops=True,
+                      services=[dict(FTP, limit="20/minute"), ACME, {"name": "udp", "proto": "udp", "ports": [53]}])
+    published = chain(script, "published")
+    assert published.index("ip saddr @banned_v4 drop") < published.index("ct state established,related accept")
+    assert ("meta l4proto tcp ct original proto-dst 21 ct state new update @limit_ftp_v4 "
+            "{ ip saddr limit rate over 20/minute } drop") in published
+    assert ('meta l4proto tcp ct original proto-dst 80 ct original proto-dst @open_acme accept comment '
+            '"acme: ACME http-01 challenge"') in published
+    assert 'meta l4proto udp ct original proto-dst 53 accept comment "udp"' in published
+    assert published[-2:] == ['limit rate 10/minute log prefix "host_firewall drop fwd: " level info', "drop"]
+    assert not any(rule.startswith("icmp") for rule in published)
