@@ -17,6 +17,12 @@ description:
   - The rendered script is checked with C(nft -c) and applied with one C(nft -f) transaction that
     replaces only this module's table. The module never flushes the ruleset, so tables of podman,
     Docker or other tools stay untouched. If the apply fails, the previous table stays in force.
+  - Connections the host forwards after DNAT (ports a container engine such as Docker or podman
+    publishes, or any port forwarding) go through the same policy, matched on the port the client
+    asked for before the translation; a published port that no service names is dropped. Forwarded
+    traffic without DNAT (the containers' own, replies, container to container) is left alone.
+  - Another firewall manager on the host (ufw, firewalld, an input chain that drops by default) is
+    refused before anything changes, see O(other_firewalls).
   - Idempotent. The module keeps the applied script in O(path) and a fingerprint of the live table;
     it reports a change when the desired script differs or the live table was altered by hand.
   - O(path) is where nftables.service can load the ruleset at boot (include it from
@@ -192,6 +198,20 @@ options:
         left alone and the module fails.
     type: bool
     default: false
+  other_firewalls:
+    description:
+      - What to do when another firewall manager is found on the host, before anything changes. Every
+        base chain on a hook sees each packet, and a packet gets in only if none of them drops it, so
+        another manager's default deny drops what this table admits (the FTP passive range).
+      - Found are ufw (its chains, or C(ENABLED=yes) in C(/etc/ufw/ufw.conf)), firewalld (its table or
+        chains, or its service enabled or active), and any other table whose input chain drops what it
+        does not accept (policy drop or a last catch-all drop/reject rule), in nftables, iptables-nft
+        or iptables-legacy. Container engines', libvirt's and fail2ban's rules are not such chains.
+      - V(refuse) fails with a message naming each manager and the way out; V(ignore) applies anyway,
+        for a host whose other manager was made to admit everything this policy opens.
+    type: str
+    choices: [refuse, ignore]
+    default: refuse
   lock_timeout:
     description: Seconds to wait for another run of the module on the same table to finish.
     type: int
@@ -275,6 +295,12 @@ confirmed:
   description: The action plugin came back over a new connection and confirmed a pending apply.
   returned: when O(rollback_timeout) applied a new table
   type: bool
+other_firewalls:
+  description: The other firewall managers found, each with what of it was seen, when the module refused them.
+  returned: failure on another firewall manager
+  type: list
+  elements: dict
+  sample: [{tool: ufw, seen: "table ip filter: its input chain INPUT drops what it does not accept"}]
 rolled_back:
   description: Ansible could not come back through the new rules, or came back after the host had restored
     the previous table.
@@ -304,9 +330,11 @@ from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.ftp_lab.ftp.plugins.module_utils.nft_ruleset import (
         PolicyError, admits, build, exposure, open_set, render, strip_elements, strip_meters)
+    from ansible_collections.ftp_lab.ftp.plugins.module_utils import nft_others as others
 except ImportError:  # the module shipped inside the host_firewall role, used from a roles path
     from ansible.module_utils.nft_ruleset import (
         PolicyError, admits, build, exposure, open_set, render, strip_elements, strip_meters)
+    from ansible.module_utils import nft_others as others
 
 RULE_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -469,6 +497,14 @@ def check_lockout(module, policy):
                              f"port {port} to it), or set lockout_check: false for console access")
 
 
+def check_others(module, table):
+    """Refuse, before anything changes, a host where another firewall manager would drop what this
+    table admits: loaded now (nftables, iptables-nft, iptables-legacy) or set to load at boot."""
+    found = others.find(module, table)
+    if found:
+        module.fail_json(msg=others.message(found), other_firewalls=[dict(tool=t, seen=d) for t, d in found])
+
+
 def fingerprint(listing):
     """Of what the module owns: set elements (bans, meters) come and go by themselves."""
     return hashlib.sha256(strip_elements(listing).encode()).hexdigest() if listing is not None else None
@@ -551,6 +587,7 @@ def main():
             lock_timeout=dict(type="int", default=60),
             rollback_timeout=dict(type="int", default=0),
             confirm=dict(type="bool", default=False),
+            other_firewalls=dict(type="str", choices=["refuse", "ignore"], default="refuse"),
         ),
         supports_check_mode=True,
     )
@@ -575,6 +612,8 @@ def main():
     nft = Nft(module)
     if p["state"] == "absent":
         absent(module, nft, table, path, stamp, p["adopt"])
+    if p["other_firewalls"] == "refuse" and not p["confirm"]:
+        check_others(module, table)
 
     desired = render(policy)
     check_path = os.path.join(module.tmpdir, "ruleset.nft")

@@ -6,11 +6,13 @@ import os
 import stat
 import sys
 
+import nft_others
 import nft_ruleset
 import pytest
 from nft_ruleset import build
 
 sys.modules.setdefault("ansible.module_utils.nft_ruleset", nft_ruleset)
+sys.modules.setdefault("ansible.module_utils.nft_others", nft_others)
 spec = importlib.util.spec_from_file_location(
     "nft_firewall", os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "modules", "nft_firewall.py"))
 wrapper = importlib.util.module_from_spec(spec)

@@ -1,0 +1,1 @@
+../../../plugins/modules/other_firewalls.py

@@ -1,0 +1,1 @@
+../../../plugins/module_utils/nft_others.py
