@@ -9,6 +9,7 @@ passive range) breaks the service while the module's own table looks right. No A
 from __future__ import annotations
 
 import json
+import os
 import re
 
 # Chains these managers make, in iptables (legacy or nft) or in nftables.
@@ -34,10 +35,11 @@ def catch_all(expr):
     return bool(kinds) and kinds[-1] in VERDICTS and all(k in ("counter", "log") for k in kinds[:-1])
 
 
-def from_nft(ruleset, own_table):
+def from_nft(ruleset, own_tables):
     """Findings from `nft -j list ruleset` (parsed): tables of other managers, and other tables'
     input chains that drop what no rule accepted, by policy or by a last catch-all rule. iptables-nft
-    rules (ufw, iptables scripts) are in this listing too."""
+    rules (ufw, iptables scripts) are in this listing too. `own_tables`: the inet tables nft_firewall
+    made (this one and others it manages beside it), which are not another manager's."""
     items = [next(iter(i.items())) for i in ruleset.get("nftables", []) if isinstance(i, dict)]
     chains, bases, rules = {}, [], {}
     for kind, obj in items:
@@ -50,7 +52,7 @@ def from_nft(ruleset, own_table):
             rules.setdefault(key + (obj.get("chain"),), []).append(obj.get("expr", []))
     found = []
     for (family, table), names in sorted(chains.items()):
-        if family == "inet" and table == own_table:
+        if family == "inet" and table in own_tables:
             continue
         name = tool(table, names)
         dropping = [c["name"] for c in bases if (c["family"], c["table"]) == (family, table) and (
@@ -105,7 +107,7 @@ def message(found):
     """One error naming each manager found, what of it was seen, and the way out."""
     tools = sorted({t for t, dummy in found})
     seen = "; ".join(f"{t} ({detail})" for t, detail in found)
-    outs = ", ".join(WAY_OUT.get(t, f"remove or open up the {t}") for t in tools)
+    outs = ", ".join(WAY_OUT.get(t, "remove those rules or make them accept") for t in tools)
     return (f"another firewall manager is active on this host: {seen}. Its chains see every packet too, and "
             f"a packet gets in only if every chain lets it through, so it would drop what this policy "
             f"admits (the FTP passive range) and leave services broken. Nothing was changed. Turn it off "
@@ -121,7 +123,16 @@ def read(path):
         return None
 
 
-def find(module, table):
+def own(table, state_dir):
+    """This table and every other one nft_firewall left its fingerprint for (see the module's adopt)."""
+    try:
+        names = os.listdir(state_dir)
+    except OSError:
+        names = []
+    return {table} | {n.rsplit(".", 1)[0] for n in names if n.endswith((".sha256", ".pending"))}
+
+
+def find(module, table, state_dir):
     """What the host shows, through an AnsibleModule (its run_command and get_bin_path): the whole
     ruleset from nft, or without nft (not installed yet) iptables-nft's own listing, the legacy filter
     tables where they exist, and the managers' boot settings."""
@@ -130,7 +141,7 @@ def find(module, table):
     if nft:
         rc, out, dummy = module.run_command([nft, "-j", "list", "ruleset"])
         if rc == 0 and out.strip():
-            found += from_nft(json.loads(out), table)
+            found += from_nft(json.loads(out), own(table, state_dir))
     saves = [("IPv4", "iptables-legacy-save", "/proc/net/ip_tables_names"),
              ("IPv6", "ip6tables-legacy-save", "/proc/net/ip6_tables_names")]
     if not nft:

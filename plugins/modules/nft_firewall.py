@@ -206,7 +206,8 @@ options:
       - Found are ufw (its chains, or C(ENABLED=yes) in C(/etc/ufw/ufw.conf)), firewalld (its table or
         chains, or its service enabled or active), and any other table whose input chain drops what it
         does not accept (policy drop or a last catch-all drop/reject rule), in nftables, iptables-nft
-        or iptables-legacy. Container engines', libvirt's and fail2ban's rules are not such chains.
+        or iptables-legacy. Container engines', libvirt's and fail2ban's rules are not such chains, nor
+        the tables this module manages (a fingerprint in O(state_dir)).
       - V(refuse) fails with a message naming each manager and the way out; V(ignore) applies anyway,
         for a host whose other manager was made to admit everything this policy opens.
     type: str
@@ -497,10 +498,10 @@ def check_lockout(module, policy):
                              f"port {port} to it), or set lockout_check: false for console access")
 
 
-def check_others(module, table):
+def check_others(module, table, state_dir):
     """Refuse, before anything changes, a host where another firewall manager would drop what this
     table admits: loaded now (nftables, iptables-nft, iptables-legacy) or set to load at boot."""
-    found = others.find(module, table)
+    found = others.find(module, table, state_dir)
     if found:
         module.fail_json(msg=others.message(found), other_firewalls=[dict(tool=t, seen=d) for t, d in found])
 
@@ -613,7 +614,7 @@ def main():
     if p["state"] == "absent":
         absent(module, nft, table, path, stamp, p["adopt"])
     if p["other_firewalls"] == "refuse" and not p["confirm"]:
-        check_others(module, table)
+        check_others(module, table, p["state_dir"])
 
     desired = render(policy)
     check_path = os.path.join(module.tmpdir, "ruleset.nft")

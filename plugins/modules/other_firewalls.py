@@ -28,6 +28,10 @@ options:
     description: The C(inet) table nft_firewall owns, which is not another manager's.
     type: str
     default: host_firewall
+  state_dir:
+    description: Where M(ftp_lab.ftp.nft_firewall) keeps its fingerprints; every table it manages is its own, not another manager's.
+    type: path
+    default: /var/lib/nft_firewall
   refuse:
     description: Fail, naming each manager found and the way out; V(false) only reports them in RV(found).
     type: bool
@@ -75,11 +79,12 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             table=dict(type="str", default="host_firewall"),
+            state_dir=dict(type="path", default="/var/lib/nft_firewall"),
             refuse=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
-    found = others.find(module, module.params["table"])
+    found = others.find(module, module.params["table"], module.params["state_dir"])
     result = dict(changed=False, found=[dict(tool=t, seen=d) for t, d in found])
     if found and module.params["refuse"]:
         module.fail_json(msg=others.message(found), **result)

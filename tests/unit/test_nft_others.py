@@ -7,7 +7,7 @@ import json
 import pathlib
 
 import pytest
-from nft_others import from_legacy, from_nft, from_settings, message
+from nft_others import from_legacy, from_nft, from_settings, message, own
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -28,17 +28,17 @@ def rule(family, table, name, *expr):
 
 
 def test_enabled_ufw_is_found_in_both_families():
-    found = from_nft(listing("ufw-enabled"), "host_firewall")
+    found = from_nft(listing("ufw-enabled"), {"host_firewall"})
     assert found == [("ufw", "table ip filter: its input chain INPUT drops what it does not accept"),
                      ("ufw", "table ip6 filter: its input chain INPUT drops what it does not accept")]
 
 
 def test_disabled_ufw_leaves_chains_that_drop_nothing():
-    assert from_nft(listing("ufw-disabled"), "host_firewall") == []
+    assert from_nft(listing("ufw-disabled"), {"host_firewall"}) == []
 
 
 def test_running_firewalld_is_found_by_its_table():
-    assert [tool for tool, dummy in from_nft(listing("firewalld"), "host_firewall")] == ["firewalld"]
+    assert [tool for tool, dummy in from_nft(listing("firewalld"), {"host_firewall"})] == ["firewalld"]
 
 
 def test_own_table_and_accepting_chains_are_not_findings():
@@ -50,20 +50,28 @@ def test_own_table_and_accepting_chains_are_not_findings():
         rule("inet", "f2b-table", "f2b-chain", {"match": {"op": "==", "left": {}, "right": "@addr-set-sshd"}},
              {"reject": None}),
     ]}
-    assert from_nft(ruleset, "host_firewall") == []
+    assert from_nft(ruleset, {"host_firewall"}) == []
 
 
 def test_catch_all_drop_rule_counts_as_a_default_deny():
     ruleset = {"nftables": [chain("inet", "filter", "input", "input"),
                             rule("inet", "filter", "input", {"counter": None}, {"drop": None})]}
-    assert from_nft(ruleset, "host_firewall") == [
+    assert from_nft(ruleset, {"host_firewall"}) == [
         ("another nftables or iptables-nft ruleset", "table inet filter: its input chain input drops what it "
                                                     "does not accept")]
 
 
 def test_another_table_named_like_ours_in_another_family_is_not_ours():
     ruleset = {"nftables": [chain("ip", "host_firewall", "input", "input", "drop")]}
-    assert len(from_nft(ruleset, "host_firewall")) == 1
+    assert len(from_nft(ruleset, {"host_firewall"})) == 1
+
+
+def test_tables_the_module_manages_beside_this_one_are_its_own(tmp_path):
+    (tmp_path / "lab.sha256").write_text("x")
+    (tmp_path / "staged.pending").write_text("x")
+    (tmp_path / "lab.lock").write_text("")
+    assert own("host_firewall", str(tmp_path)) == {"host_firewall", "lab", "staged"}
+    assert own("host_firewall", str(tmp_path / "missing")) == {"host_firewall"}
 
 
 LEGACY = """*filter
