@@ -318,6 +318,9 @@ def limit_lines(rule, published=False):
             for family, v in (("ip", 4), ("ip6", 6))]
 
 
+# A new connection routed from outside into a local bridge (a container's or VM's network) without DNAT.
+ROUTED = 'ct direction original ct state new ct status & dnat == 0 meta iifkind != "bridge" meta oifkind "bridge"'
+
 ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
 
 
@@ -347,9 +350,9 @@ def admit_lines(policy, published):
             if rule.name == "management":
                 lines += rule_lines(rule, "saddr", published)
         lines += [f"ip saddr @{policy.ban_set}_v4 drop", f"ip6 saddr @{policy.ban_set}_v6 drop"]
-    lines += ["ct state established,related accept", "ct state invalid drop"]
-    if not published:
-        lines += [f"icmp type {{ {ICMP4} }} accept", f"icmpv6 type {{ {ICMP6} }} accept"]
+    lines += ["ct state established,related accept"]
+    if not published:   # a packet conntrack finds invalid has no DNAT status, and never jumps here
+        lines += ["ct state invalid drop", f"icmp type {{ {ICMP4} }} accept", f"icmpv6 type {{ {ICMP6} }} accept"]
         if policy.icmp_echo:
             lines += ["icmp type echo-request limit rate 10/second accept",
                       "icmpv6 type echo-request limit rate 10/second accept"]
@@ -359,10 +362,15 @@ def admit_lines(policy, published):
         if rule.limit:
             lines += limit_lines(rule, published)
         lines += rule_lines(rule, "saddr", published)
-    if policy.log_drops:
-        where = "fwd" if published else "in"
-        lines.append(f"limit rate {policy.log_rate} log prefix \"{policy.table} drop {where}: \" level info")
+    lines += logged(policy, "fwd" if published else "in")
     return ["\t\t" + line for line in lines]
+
+
+def logged(policy, where):
+    """The rate-limited log statement before a drop, when drops are logged."""
+    if not policy.log_drops:
+        return []
+    return [f"limit rate {policy.log_rate} log prefix \"{policy.table} drop {where}: \" level info"]
 
 
 def render(policy):
@@ -397,11 +405,14 @@ def render(policy):
         "\t}",
         "",
         # A port a container engine (or any DNAT) publishes is forwarded, never input: the same policy
-        # judges the connections the host forwards after translating their destination. Everything
+        # judges the connections the host forwards after translating their destination. A route to a
+        # container's own address (a neighbour's, or a global IPv6 one) would pass around its published
+        # ports: new connections routed from outside into a bridge without DNAT are dropped. Everything
         # else forwarded (the containers' own traffic, replies, container to container) passes here.
         "\tchain forward {",
         "\t\ttype filter hook forward priority filter; policy accept;",
         "\t\tct direction original ct status dnat jump published",
+        *[f"\t\t{ROUTED} {verdict}" for verdict in logged(policy, "fwd") + ["drop"]],
         "\t}",
         "",
         "\tchain published {",
@@ -430,8 +441,7 @@ def render(policy):
         ]
         for rule in policy.egress:
             lines += ["\t\t" + line for line in rule_lines(rule, "daddr")]
-        if policy.log_drops:
-            lines.append(f"\t\tlimit rate {policy.log_rate} log prefix \"{t} drop out: \" level info")
+        lines += ["\t\t" + line for line in logged(policy, "out")]
         lines += ["\t}"]
     lines += ["}", ""]
     return "\n".join(lines)

@@ -19,8 +19,10 @@ description:
     Docker or other tools stay untouched. If the apply fails, the previous table stays in force.
   - Connections the host forwards after DNAT (ports a container engine such as Docker or podman
     publishes, or any port forwarding) go through the same policy, matched on the port the client
-    asked for before the translation; a published port that no service names is dropped. Forwarded
-    traffic without DNAT (the containers' own, replies, container to container) is left alone.
+    asked for before the translation; a published port that no service names is dropped. New
+    connections routed from outside straight into a local bridge (a container's own address) are
+    dropped. Other forwarded traffic (the containers' own, replies, container to container, bridged
+    VMs) is left alone.
   - Another firewall manager on the host (ufw, firewalld, an input chain that drops by default) is
     refused before anything changes, see O(other_firewalls).
   - Idempotent. The module keeps the applied script in O(path) and a fingerprint of the live table;
@@ -203,16 +205,18 @@ options:
       - What to do when another firewall manager is found on the host, before anything changes. Every
         base chain on a hook sees each packet, and a packet gets in only if none of them drops it, so
         another manager's default deny drops what this table admits (the FTP passive range).
-      - Found are ufw (its chains, or C(ENABLED=yes) in C(/etc/ufw/ufw.conf)), firewalld (its table or
-        chains, or its service enabled or active), and any other table whose input chain drops what it
-        does not accept (policy drop or a last catch-all drop/reject rule), in nftables, iptables-nft
-        or iptables-legacy. Container engines', libvirt's and fail2ban's rules are not such chains, nor
-        the tables this module manages (a fingerprint in O(state_dir)).
+      - Found are ufw (its chains dropping, or C(ENABLED=yes) in C(/etc/ufw/ufw.conf) with ufw installed),
+        firewalld (its table, or its service enabled or active), and any other table whose chain on the
+        prerouting, input, output or ingress hook drops what it does not accept (policy drop, or a rule
+        that takes every packet left, also in a chain it jumps to), in nftables, iptables-nft or
+        iptables-legacy. Container engines', libvirt's and fail2ban's rules are not such chains, nor the
+        tables this module manages (a fingerprint in O(state_dir)).
       - V(refuse) fails with a message naming each manager and the way out; V(ignore) applies anyway,
         for a host whose other manager was made to admit everything this policy opens.
     type: str
     choices: [refuse, ignore]
     default: refuse
+    version_added: "2.1.0"
   lock_timeout:
     description: Seconds to wait for another run of the module on the same table to finish.
     type: int
@@ -608,13 +612,13 @@ def main():
     check_paths(module, path, p["state_dir"])
     if p["state"] == "present" and p["lockout_check"]:
         check_lockout(module, policy)
+    if p["state"] == "present" and p["other_firewalls"] == "refuse" and not p["confirm"]:
+        check_others(module, table, p["state_dir"])
     if not module.check_mode:
         lock(module, p["state_dir"], table, p["lock_timeout"])
     nft = Nft(module)
     if p["state"] == "absent":
         absent(module, nft, table, path, stamp, p["adopt"])
-    if p["other_firewalls"] == "refuse" and not p["confirm"]:
-        check_others(module, table, p["state_dir"])
 
     desired = render(policy)
     check_path = os.path.join(module.tmpdir, "ruleset.nft")

@@ -12,11 +12,12 @@ description:
   - Every base chain on a netfilter hook sees each packet, and a packet gets in only if none of them
     drops it. Another manager's default deny (ufw's C(deny incoming)) therefore drops what
     M(ftp_lab.ftp.nft_firewall)'s table admits, the FTP passive range first, while that table looks right.
-  - Finds ufw (its chains dropping, or C(ENABLED=yes) in C(/etc/ufw/ufw.conf), which loads it at the
-    next boot), firewalld (its table, or its service active or enabled), and any other table whose
-    input chain drops what it does not accept (policy drop or a last catch-all drop or reject rule):
-    nftables, iptables-nft and iptables-legacy, IPv4 and IPv6. Without nft on the host (not installed
-    yet) iptables-nft is read with its own C(iptables-nft-save).
+  - Finds ufw (its chains dropping, or C(ENABLED=yes) in C(/etc/ufw/ufw.conf) with ufw installed,
+    which loads it at the next boot), firewalld (its table, or its service active or enabled), and any
+    other table whose chain on the prerouting, input, output or ingress hook drops what it does not
+    accept (policy drop, or a rule that takes every packet left, also in a chain it jumps to): nftables,
+    iptables-nft and iptables-legacy, IPv4 and IPv6. Without nft on the host (not installed yet)
+    iptables-nft is read with its own C(iptables-nft-save).
   - Container engines' chains (Docker, podman), libvirt's and fail2ban's do not count: they drop
     forwarded traffic or banned addresses only.
   - Reads only; runs the same in check mode. M(ftp_lab.ftp.nft_firewall) runs the same check itself;

@@ -43,7 +43,7 @@ def test_enabled_ufw_is_refused_by_name_until_disabled(server, client):
         assert client.tool("probe", server.address, 1433)["1433"][0] == "filtered"
         for args in ((), ("--check",)):
             text = refused(server, *args)
-            assert "another firewall manager is active on this host: ufw (table ip filter: its input chain " \
+            assert "another firewall manager would drop what this policy admits: ufw (table ip filter: its input chain " \
                    "INPUT drops what it does not accept)" in text, text[-3000:]
             assert "`ufw disable`" in text and "host_firewall_other_firewalls" in text, text[-3000:]
     finally:
@@ -54,7 +54,7 @@ def test_enabled_ufw_is_refused_by_name_until_disabled(server, client):
     # Enabled in its settings but not loaded: the next boot would load it.
     server.node.run_expect([0], "sed -i 's/^ENABLED=no/ENABLED=yes/' /etc/ufw/ufw.conf")
     try:
-        assert "ufw (/etc/ufw/ufw.conf: ENABLED=yes)" in refused(server)
+        assert "ufw (/etc/ufw/ufw.conf: ENABLED=yes, loaded at boot)" in refused(server)
     finally:
         server.node.run_expect([0], "sed -i 's/^ENABLED=yes/ENABLED=no/' /etc/ufw/ufw.conf")
 
@@ -75,10 +75,12 @@ def test_legacy_rules_that_drop_by_default_are_refused(server):
 
 
 def test_ignore_applies_beside_another_manager(server):
-    """host_firewall_other_firewalls: ignore is the user's word that the other manager admits it all."""
-    # Dropping by default, but accepting everything first: refused, as the check cannot know.
+    """host_firewall_other_firewalls: ignore is the user's word that the other manager admits it all:
+    here a chain that drops by policy but accepts everything first, which the check refuses (it reads
+    policies and rules that drop, not what a rule before them accepts)."""
     server.node.run_expect([0], "iptables-legacy -A INPUT -j ACCEPT && iptables-legacy -P INPUT DROP")
     try:
+        assert "iptables-legacy rules" in refused(server)
         rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name,
                                       "-e", json.dumps({"host_firewall_other_firewalls": "ignore"}))
         assert rc == 0, output[-3000:]

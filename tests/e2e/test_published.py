@@ -9,6 +9,7 @@ re-creates the container with a new address, and after a reboot."""
 import json
 import shlex
 import socket
+import subprocess
 
 import pytest
 from conftest import FAMILIES, ROOT, address_in, ansible_playbook, nft_table, recap, restart
@@ -34,7 +35,7 @@ dpkg -x busybox-static_*.deb pkg
 cp pkg/bin/busybox rootfs/bin/ 2> /dev/null || cp pkg/usr/bin/busybox rootfs/bin/
 for applet in sh nc echo; do ln -s busybox rootfs/bin/$applet; done
 tar -C rootfs -c . | podman import -q --change 'CMD ["/bin/sh"]' - localhost/standin > /dev/null
-podman network exists inner || podman network create --ipv6 --subnet 10.90.0.0/24 --subnet fd90::/64 inner > /dev/null
+podman network exists inner || podman network create --ipv6 --subnet $NET4.0/24 --subnet $NET6::/64 inner > /dev/null
 systemctl enable -q podman-restart.service
 """
 
@@ -63,11 +64,19 @@ def wait_running(server, ip):
                                 f"do sleep 0.5; done'")
 
 
+def inner(server):
+    """The engine's network on this server, its own per server (the controller routes to it below):
+    10.<third>.<fourth>.0/24 and fd90:<third>:<fourth>::/64 of the server's address."""
+    third, fourth = server.address.split(".")[2:]
+    return f"10.{third}.{fourth}", f"fd90:{third}:{fourth}"
+
+
 @pytest.fixture(scope="module")
 def engine(server):
-    result = server.node.run(ENGINE)
+    net4, net6 = inner(server)
+    result = server.node.run(f"NET4={net4} NET6={net6}\n{ENGINE}")
     assert result.rc == 0, result.stderr
-    started(server, "10.90.0.5")
+    started(server, f"{net4}.5")
     yield
     server.node.run(f"{ENV} podman rm -f standin; systemctl disable -q podman-restart.service")
 
@@ -128,17 +137,37 @@ def test_published_port_no_service_names_is_filtered(server, client, engine, fam
 def test_engine_publishes_by_dnat_around_the_input_chain(server, engine):
     """The path the policy must cover: the engine's own DNAT, in either of its drivers' tables."""
     ruleset = server.node.check_output("nft list ruleset")
-    assert "dnat ip to 10.90.0.5:1433" in ruleset or "dnat to 10.90.0.5:1433" in ruleset, ruleset[-3000:]
+    first = f"{inner(server)[0]}.5:1433"
+    assert f"dnat ip to {first}" in ruleset or f"dnat to {first}" in ruleset, ruleset[-3000:]
     assert "ct direction original ct status dnat jump published" in nft_table(server)
 
 
-def test_a_hole_in_the_forward_path_is_caught_by_the_audit_and_closed_by_a_converge(server, client, engine):
+@pytest.fixture
+def routed(server):
+    """The controller routes the engine's network via the server, as a neighbour on its segment could:
+    the container's own address, around its published ports. [(address, family)] of the stand-in."""
+    net4, net6 = inner(server)
+    routes = [(f"{net4}.0/24", server.address, f"{net4}.5")]
+    if server.address6:
+        routes.append((f"{net6}::/64", server.address6, f"{net6}::5"))
+    for prefix, via, dummy in routes:
+        subprocess.run(["ip", "route", "replace", prefix, "via", via], check=True)
+    started(server, f"{net4}.5")
+    yield [address for dummy, dummy, address in routes]
+    for prefix, via, dummy in routes:
+        subprocess.run(["ip", "route", "del", prefix, "via", via], check=False)
+
+
+def test_a_hole_in_the_forward_path_is_caught_by_the_audit_and_closed_by_a_converge(server, client, engine, routed):
     """Without the forward chain (the module before this check existed, or a hand edit), 6379 answers
-    everyone: the audit names it, and the next converge puts the chain back."""
+    everyone, and so does the container's own address to whoever routes to it: the audit names the
+    published port, and the next converge puts the chain back. (The route here is the controller's.)"""
     table = server.settings["host_firewall_table"]
+    assert {address: answer_here(address, 6379) for address in routed} == dict.fromkeys(routed, "timeout")
     server.node.run_expect([0], f"nft flush chain inet {table} forward")
     try:
         assert answer(client.node, server.address, 6379) == "redis"
+        assert {address: answer_here(address, 6379) for address in routed} == dict.fromkeys(routed, "redis")
         rc, output = ansible_playbook(AUDIT, "--limit", f"{server.name},{client.name}")
         assert rc == 2, output[-3000:]
         assert "6379  filtered   open      MISMATCH" in output, output[-3000:]
@@ -146,6 +175,7 @@ def test_a_hole_in_the_forward_path_is_caught_by_the_audit_and_closed_by_a_conve
         counts = converge(server, "--tags", "host_firewall")
     assert counts["changed"] >= 1
     assert answer(client.node, server.address, 6379) == "timeout"
+    assert {address: answer_here(address, 1433) for address in routed} == dict.fromkeys(routed, "timeout")
     rc, output = ansible_playbook(AUDIT, "--limit", f"{server.name},{client.name}")
     assert rc == 0, output[-3000:]
 
@@ -168,9 +198,10 @@ def test_sql_server_sources_hold_for_a_published_port(server, client, engine):
 def test_policy_holds_when_the_engine_rebuilds_its_rules(server, client, engine):
     podman(server, "network reload --all")
     assert seen(server, client, "ipv4") == OPEN
-    started(server, "10.90.0.9")   # re-created with a new address
+    net4 = inner(server)[0]
+    started(server, f"{net4}.9")   # re-created with a new address
     ruleset = server.node.check_output("nft list ruleset")
-    assert "10.90.0.9" in ruleset and "10.90.0.5" not in ruleset
+    assert f"{net4}.9" in ruleset and f"{net4}.5" not in ruleset
     for family in families(server, client):
         assert seen(server, client, family) == OPEN, family
 
@@ -195,6 +226,6 @@ def test_ftp_moves_files_beside_the_engine(server, client, engine):
 def test_policy_holds_after_a_reboot(server, client, engine):
     """nftables loads the table at boot before the network; podman-restart brings the stand-in back."""
     restart(server)
-    wait_running(server, "10.90.0.9")
+    wait_running(server, f"{inner(server)[0]}.9")
     for family in families(server, client):
         assert seen(server, client, family) == OPEN, family

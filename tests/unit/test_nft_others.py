@@ -7,7 +7,8 @@ import json
 import pathlib
 
 import pytest
-from nft_others import from_legacy, from_nft, from_settings, message, own
+import nft_others
+from nft_others import find, from_legacy, from_nft, from_settings, message, own
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -53,6 +54,38 @@ def test_own_table_and_accepting_chains_are_not_findings():
     assert from_nft(ruleset, {"host_firewall"}) == []
 
 
+XT_REJECT = {"xt": {"type": "target", "name": "REJECT"}}
+XT_COMMENT = {"xt": {"type": "match", "name": "comment"}}
+
+
+@pytest.mark.parametrize("expr", [
+    [XT_REJECT],                                   # iptables-nft -A INPUT -j REJECT
+    [XT_COMMENT, {"counter": None}, XT_REJECT],    # ... -m comment --comment x -j REJECT
+    [{"counter": None}, {"drop": None}],
+])
+def test_iptables_nft_catch_all_rules_count(expr):
+    ruleset = {"nftables": [chain("ip", "filter", "INPUT", "input"), rule("ip", "filter", "INPUT", *expr)]}
+    assert len(from_nft(ruleset, {"host_firewall"})) == 1
+
+
+def test_a_jump_to_a_chain_that_drops_everything_counts():
+    ruleset = {"nftables": [chain("inet", "filter", "input", "input"), chain("inet", "filter", "mine"),
+                            rule("inet", "filter", "input", {"jump": {"target": "mine"}}),
+                            rule("inet", "filter", "mine", {"match": {"op": "==", "left": {}, "right": 22}},
+                                 {"accept": None}),
+                            rule("inet", "filter", "mine", {"reject": None})]}
+    assert from_nft(ruleset, {"host_firewall"}) == [
+        ("another nftables or iptables-nft ruleset", "table inet filter: its input chain input drops what it "
+                                                    "does not accept")]
+
+
+def test_output_and_prerouting_chains_that_drop_by_default_count():
+    for hook in ("output", "prerouting"):
+        ruleset = {"nftables": [chain("inet", "filter", hook, hook, "drop")]}
+        assert from_nft(ruleset, {"host_firewall"})[0][1] == f"table inet filter: its {hook} chain {hook} drops " \
+                                                           f"what it does not accept"
+
+
 def test_catch_all_drop_rule_counts_as_a_default_deny():
     ruleset = {"nftables": [chain("inet", "filter", "input", "input"),
                             rule("inet", "filter", "input", {"counter": None}, {"drop": None})]}
@@ -92,6 +125,10 @@ LEGACY = """*filter
                                                          "it does not accept")]),
     ("ACCEPT", ":ufw-before-input - [0:0]\n", "", []),
     ("ACCEPT", "", "-A INPUT -s 192.0.2.1/32 -j DROP\n", []),
+    ("ACCEPT", "", '-A INPUT -m comment --comment "the rest" -j DROP\n', [("iptables-legacy rules", "IPv4 "
+                                                "iptables-legacy filter table: its INPUT chain drops what it does not accept")]),
+    ("ACCEPT", ":MINE - [0:0]\n", "-A INPUT -j MINE\n-A MINE -j REJECT --reject-with icmp-host-prohibited\n",
+     [("iptables-legacy rules", "IPv4 iptables-legacy filter table: its INPUT chain drops what it does not accept")]),
 ])
 def test_legacy_rules(policy, chains, last, expected):
     assert from_legacy(LEGACY.format(policy=policy, chains=chains, last=last), "IPv4") == expected
@@ -110,6 +147,45 @@ def test_managers_set_to_start_at_boot(ufw_conf, firewalld, expected):
 
 def test_message_names_each_manager_and_its_way_out():
     text = message([("ufw", "table ip filter: x"), ("firewalld", "firewalld.service is active")])
-    assert "ufw (table ip filter: x)" in text and "`ufw disable`" in text
+    assert text.startswith("another firewall manager would drop what this policy admits: ufw (table ip filter: x)")
+    assert "`ufw disable`" in text
     assert "`systemctl disable --now firewalld`" in text and "Nothing was changed" in text
     assert "other_firewalls: ignore" in text
+
+
+class Host:
+    """What find() asks an AnsibleModule for: the commands there are, and their output."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def get_bin_path(self, name):
+        return f"/usr/sbin/{name}" if name in self.outputs else None
+
+    def run_command(self, command):
+        out = self.outputs[command[0].rsplit("/", 1)[-1]]
+        return (0, out(command) if callable(out) else out, "")
+
+    def fail_json(self, msg):
+        raise AssertionError(msg)
+
+
+def test_find_reads_nft_and_the_boot_settings(monkeypatch, tmp_path):
+    conf = tmp_path / "ufw.conf"
+    conf.write_text("ENABLED=yes\n")
+    monkeypatch.setattr(nft_others, "read", lambda path: conf.read_text() if path.endswith("ufw.conf") else None)
+    states = {"is-active": "inactive\n", "is-enabled": "disabled\n"}
+    host = {"nft": (DATA / "ufw-disabled.json").read_text(), "systemctl": lambda cmd: states[cmd[1]], "ufw": ""}
+    assert find(Host(host), "host_firewall", str(tmp_path)) == [("ufw", "/etc/ufw/ufw.conf: ENABLED=yes, loaded at boot")]
+    # ufw removed but not purged: its settings file stays, and nothing loads it.
+    del host["ufw"]
+    assert find(Host(host), "host_firewall", str(tmp_path)) == []
+    states["is-enabled"] = "enabled\n"
+    assert find(Host(host), "host_firewall", str(tmp_path)) == [("firewalld", "firewalld.service is enabled")]
+
+
+def test_find_without_nft_reads_iptables_nft(tmp_path):
+    save = LEGACY.format(policy="DROP", chains=":ufw-user-input - [0:0]\n", last="")
+    host = {"iptables-nft-save": save, "ip6tables-nft-save": ""}
+    assert find(Host(host), "host_firewall", str(tmp_path)) == [
+        ("ufw", "IPv4 iptables-nft filter table: its INPUT chain drops what it does not accept")]
