@@ -225,7 +225,8 @@ def test_ftp_moves_files_beside_the_engine(server, client, engine):
 @pytest.mark.reboot
 def test_policy_holds_after_a_reboot(server, client, engine):
     """nftables loads the table at boot before the network; podman-restart brings the stand-in back."""
+    address = podman(server, "inspect standin --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'")
     restart(server)
-    wait_running(server, f"{inner(server)[0]}.9")
+    wait_running(server, address)
     for family in families(server, client):
         assert seen(server, client, family) == OPEN, family
