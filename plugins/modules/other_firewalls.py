@@ -15,7 +15,7 @@ description:
   - Finds ufw (its chains dropping, or C(ENABLED=yes) in C(/etc/ufw/ufw.conf) with ufw installed,
     which loads it at the next boot), firewalld (its table, or its service active or enabled), and any
     other table whose chain on the prerouting, input, output or ingress hook drops what it does not
-    accept (policy drop, or a rule that takes every packet left, also in a chain it jumps to): nftables,
+    accept (policy drop, or a rule that takes every packet left, also in a chain it jumps to), in nftables,
     iptables-nft and iptables-legacy, IPv4 and IPv6. Without nft on the host (not installed yet)
     iptables-nft is read with its own C(iptables-nft-save).
   - Container engines' chains (Docker, podman), libvirt's and fail2ban's do not count: they drop
