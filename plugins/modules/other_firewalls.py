@@ -18,7 +18,7 @@ description:
     accept (policy drop, or a rule that takes every packet left, also in a chain it jumps to), in nftables,
     iptables-nft and iptables-legacy, IPv4 and IPv6. Without nft on the host (not installed yet)
     iptables-nft is read with its own C(iptables-nft-save).
-  - Container engines' chains (Docker, podman), libvirt's and fail2ban's do not count: they drop
+  - Container engines' chains (Docker, podman), libvirt's and fail2ban's do not count, as they drop
     forwarded traffic or banned addresses only.
   - Reads only; runs the same in check mode. M(ftp_lab.ftp.nft_firewall) runs the same check itself;
     this module lets a play refuse before any other role changes the host.
