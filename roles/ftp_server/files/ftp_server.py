@@ -510,6 +510,17 @@ def tls_handler(cfg):
     return TLSHandler
 
 
+def keepalive(listener, seconds):
+    """Keepalive probes on control connections idle `seconds` (a long transfer), as vsftpd's socket unit
+    sets them: NATs that forget idle flows keep the connection, and the final 226 arrives. Connections
+    accepted on the listener inherit the options."""
+    if seconds > 0:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, seconds)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
+
+
 def serve(cfg, early=()):
     handler = tls_handler(cfg) if cfg["tls"] != "off" else PlainHandler
     handler.authorizer = Authorizer(cfg["users"])
@@ -521,6 +532,7 @@ def serve(cfg, early=()):
     handler.xferlog = cfg.get("xferlog") or ""
     handler.banner = cfg.get("banner", "FTP server ready.")
     server = FTPServer(("::", cfg["listen_port"]), handler)
+    keepalive(server.socket, cfg.get("keepalive", 0))
     server.max_cons = cfg["max_clients"]
     server.max_cons_per_ip = cfg["max_per_ip"]
     # SIGHUP (systemctl reload): the new accounts apply at once, before `systemctl reload` returns to
