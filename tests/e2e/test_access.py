@@ -1,6 +1,9 @@
 """Who may log in, and where a logged-in user can go."""
 
+import shlex
+
 import pytest
+from conftest import FAMILIES, address_in
 
 @pytest.mark.parametrize("user", ["anonymous", "ftp"])
 def test_anonymous_is_refused(server, client, user):
@@ -13,6 +16,27 @@ def test_wrong_password_is_refused(server, client):
 
 def test_system_account_is_refused(server, client):
     assert client.session(server.address, user="root", password="anything")["login"].startswith("530")
+
+
+# USER alone, then QUIT: no password, so no failed login for the ban to count against the client.
+USER_ONLY = """
+import ftplib, sys
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], int(sys.argv[3]), timeout=10)
+print(ftp.sendcmd("USER " + sys.argv[2])[:3])
+ftp.quit()
+"""
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_user_names_are_not_revealed(server, client, family):
+    """USER gets 331 whatever the name (an account, no account, a system account, a name vsftpd's user
+    list once refused at once): nothing tells a guesser which names exist; the password decides."""
+    host = address_in(server, client, family)
+    port = server.settings["ftp_server_control_port"]
+    replies = {name: client.node.check_output(f"python3 -c {shlex.quote(USER_ONLY)} {host} {name} {port}")
+               for name in (client.user, "no-such-account", "root", "admin")}
+    assert replies == {name: "331" for name in replies}, replies
 
 
 def test_user_logs_in(server, client):

@@ -25,13 +25,24 @@ def state(address, port=21):
         return "filtered"
 
 
-def guess(address):
+# A bot's names: one account with a wrong password, the rest no account at all. Each must count as a
+# failure (vsftpd's user list once refused unknown names before PAM, which fail2ban reads, so such a bot
+# was never banned), and USER must not tell them apart (331 for every name).
+NAMES = ["tester", "admin", "root", "oracle", "test", "ftpuser", "backup", "www-data"]
+
+
+def guess(address, name="tester"):
     """One connection, one wrong password, hung up at once (before the ban drops the goodbye, which would
-    leave the session to count against the per-address cap); the server's answer."""
+    leave the session to count against the per-address cap); the server's answer to USER, then to PASS."""
     ftp = ftplib.FTP(timeout=20)
+    user = "---"   # no answer to USER yet
     try:
         ftp.connect(address)
-        ftp.login("tester", "wrong-guess")
+        user = ftp.sendcmd(f"USER {name}")[:3]
+        ftp.sendcmd("PASS wrong-guess")
+        return user + " 230"
+    except ftplib.Error as err:
+        return user + " " + str(err)[:3]
         return "230"
     except ftplib.Error as err:
         return str(err)[:3]
@@ -56,13 +67,15 @@ def banned(server, address):
 
 
 def ban_guesser(server, client):
-    """Fail host_firewall_ban_max_retry logins from the controller; it must end up dropped at the
-    firewall, in the table's ban set, while the client logs in. The controller's address."""
+    """Fail host_firewall_ban_max_retry logins from the controller, all but the first under names that are
+    no account; it must end up dropped at the firewall, in the table's ban set, while the client logs in.
+    The controller's address."""
     guesser = server.node.check_output("ip -4 route show default | awk '{print $3}'")   # the controller
     tries = server.settings["host_firewall_ban_max_retry"]
+    assert tries <= len(NAMES)
     with ThreadPoolExecutor(tries) as pool:
-        answers = list(pool.map(lambda _: guess(server.address), range(tries)))
-    assert answers == ["530"] * tries, answers
+        answers = list(pool.map(lambda name: guess(server.address, name), NAMES[:tries]))
+    assert answers == ["331 530"] * tries, answers
     assert wait_for(lambda: state(server.address) == "filtered", 20), "not banned after the failures"
     assert banned(server, guesser)
     # Others are not affected, and neither is management SSH (these checks run over it).

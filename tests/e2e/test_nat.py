@@ -137,3 +137,48 @@ def test_server_behind_port_forwarding_without_announced_address(client, router,
     assert result.rc == 0, result.stderr[-2000:]
     assert re.search(r"229 Entering Extended Passive Mode", result.stderr, re.I), result.stderr[-2000:]
 
+
+
+# 3. A long transfer through a NAT that forgets idle flows.
+
+IDLE_FLOWS = """
+table ip idle_flows
+delete table ip idle_flows
+table ip idle_flows {
+  ct timeout idle {
+    protocol tcp; l3proto ip
+    policy = { established: 20, close_wait: 20 }
+  }
+  chain prerouting {
+    type filter hook prerouting priority mangle; policy accept;
+    tcp dport { 21, 2121, 2122 } ct timeout set "idle"
+  }
+}
+"""
+
+
+@pytest.fixture
+def forgetful_router():
+    """The router forgets a control connection idle for 20 s (cloud NATs and home routers do after some
+    minutes; the servers' keepalive is scaled down alike, molecule/nat's group_vars)."""
+    router = node("router")
+    router.run_expect([0], f"nft -f - <<'EOF'\n{IDLE_FLOWS}\nEOF")
+    yield
+    router.run_expect([0], "nft delete table ip idle_flows")
+
+
+@pytest.mark.parametrize("name", [dmz(h) for h in group("dmz_servers")])
+def test_long_transfer_gets_its_226_through_a_nat_that_forgets_idle_flows(client, router, name, forgetful_router):
+    """A download that keeps the control connection silent for 30 s, behind the port forwarding: the
+    keepalive probes keep the router's entry, so the 226 arrives (without them curl waits in vain)."""
+    server = node(name)
+    settings = hostvars(name)
+    home = f"/srv/ftp/{client.user}/upload/e2e-idle.bin"
+    server.run_expect([0], f"head -c 6M /dev/urandom > {home} && chown ftp-server: {home}")
+    digest = server.check_output(f"sha256sum {home}").split()[0]
+    result = client.run('curl -sS -v --max-time 90 --limit-rate 200K --user "$U:$P" -o /tmp/e2e-idle.bin '
+                        '"ftp://$HOST:$PORT/upload/e2e-idle.bin" && sha256sum /tmp/e2e-idle.bin',
+                        U=client.user, P=client.password, HOST=router, PORT=settings["nat_public_port"])
+    assert result.rc == 0, result.stderr[-2000:]
+    assert re.search(r"^< 226 ", result.stderr, re.M), result.stderr[-2000:]
+    assert result.stdout.split()[0] == digest

@@ -1,5 +1,12 @@
 """The daemon on the server: enabled, running, listening, configured by us."""
 
+import re
+import shlex
+import time
+
+import pytest
+from conftest import FAMILIES, address_in
+
 
 def test_service_enabled_and_running(server):
     service = server.node.service(server.settings["__ftp_server_service"])
@@ -44,3 +51,37 @@ def test_pasv_announces_the_configured_address(server, client):
     seen = client.tool("pasv", server.address, "--user", client.user, "--password", client.password)
     announced = server.settings.get("ftp_server_pasv_address") or server.address
     assert seen["reply"].startswith("227") and f"({announced.replace('.', ',')}," in seen["reply"], seen
+
+
+# A control connection that logs in and then sits idle, as during a long transfer.
+IDLE = """
+import ftplib, sys, time
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], int(sys.argv[2]), timeout=30)
+ftp.login(sys.argv[3], sys.argv[4])
+time.sleep(12)
+ftp.quit()
+"""
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_idle_control_connection_sends_keepalives(server, client, family):
+    """The kernel keeps a keepalive timer on the session's control connection, due within
+    ftp_server_keepalive seconds (vsftpd: its socket unit's KeepAlive*; pyftpdlib: its listener's)."""
+    host = address_in(server, client, family)
+    port = server.settings["ftp_server_control_port"]
+    args = " ".join(shlex.quote(str(a)) for a in (host, port, client.user, client.password))
+    client.node.run_expect([0], f"(python3 -c {shlex.quote(IDLE)} {args} > /dev/null 2>&1 &)")
+    peer = client.address if family == "ipv4" else client.address6
+    timers = []
+    for _ in range(20):
+        lines = server.node.check_output(f"ss -tnoH state established '( sport = :{port} )'").splitlines()
+        timers = [line for line in lines if peer in line]
+        if timers:
+            break
+        time.sleep(0.25)
+    seconds = server.settings["ftp_server_keepalive"]
+    assert timers and all("timer:(keepalive," in line for line in timers), timers
+    due = re.search(r"timer:\(keepalive,([^,]+),", timers[0]).group(1)   # 43sec, 1min2sec, 950ms
+    left = sum(int(n) * {"min": 60, "sec": 1, "ms": 0.001}[unit] for n, unit in re.findall(r"(\d+)(min|sec|ms)", due))
+    assert 0 < left <= seconds, (timers, seconds)

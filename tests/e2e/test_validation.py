@@ -114,6 +114,10 @@ BAD = {
         {"ftp_server_users": [{"name": "eve", "password_hash": HASH, "state": "absent", "remove_files": "no"}]},
         "remove_files true or false",
     ),
+    "keepalive beyond TCP's limit": (
+        {"ftp_server_keepalive": 40000},
+        "ftp_server_keepalive is 40000: seconds from 0",
+    ),
     "accounts outside their homes": (
         {"ftp_server_chroot": False},
         "Every account is locked into its home",
@@ -123,8 +127,7 @@ BAD = {
 
 def fingerprint(server):
     """Content and modification time of the files the role writes."""
-    files = [server.settings["__ftp_server_config"]] + (
-        [server.settings["__ftp_server_user_list"]] if "__ftp_server_user_list" in server.settings else [])
+    files = [server.settings["__ftp_server_config"]]
     return [server.node.check_output(f"sha256sum {f}; stat -c %Y {f}") for f in files]
 
 

@@ -456,12 +456,29 @@ class PlainHandler(Hardening, FTPHandler):
 
 
 def tls_handler(cfg):
+    from OpenSSL import SSL
     from OpenSSL._util import lib as openssl   # pyOpenSSL has no public session_reused()
     from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
     tickets = cfg["tickets"]
 
-    class DataHandler(TLS_DTPHandler, Limited):
+    class Ended(DTPHandler):
+        """Where pyftpdlib's TLS layer reports the end of a data connection (after TLS_DTPHandler in the
+        class order, so its recv() lands here): an upload ends with the client's close_notify. A TCP end
+        without one is a cut (an injected FIN, a dead NAT), answered 426 and logged incomplete, as
+        vsftpd does, where pyftpdlib took it for the end of the file."""
+
+        def handle_close(self):
+            if (self.receive and not self._closed and self._ssl_established
+                    and not self.socket.get_shutdown() & SSL.RECEIVED_SHUTDOWN):
+                self.transfer_finished = False
+                self._resp = (f"426 Connection closed without TLS close_notify; transfer aborted after "
+                              f"{self.get_transmitted_bytes()} bytes.", logging.getLogger("pyftpdlib").debug)
+                self.close()
+                return
+            super().handle_close()
+
+    class DataHandler(TLS_DTPHandler, Ended, Limited):
         checked = False   # the handshake is done and the session is the control connection's
 
         def send(self, data):
@@ -510,6 +527,17 @@ def tls_handler(cfg):
     return TLSHandler
 
 
+def keepalive(listener, seconds):
+    """Keepalive probes on control connections idle `seconds` (a long transfer), as vsftpd's socket unit
+    sets them: NATs that forget idle flows keep the connection, and the final 226 arrives. Connections
+    accepted on the listener inherit the options."""
+    if seconds > 0:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, seconds)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, seconds)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
+
+
 def serve(cfg, early=()):
     handler = tls_handler(cfg) if cfg["tls"] != "off" else PlainHandler
     handler.authorizer = Authorizer(cfg["users"])
@@ -521,6 +549,7 @@ def serve(cfg, early=()):
     handler.xferlog = cfg.get("xferlog") or ""
     handler.banner = cfg.get("banner", "FTP server ready.")
     server = FTPServer(("::", cfg["listen_port"]), handler)
+    keepalive(server.socket, cfg.get("keepalive", 0))
     server.max_cons = cfg["max_clients"]
     server.max_cons_per_ip = cfg["max_per_ip"]
     # SIGHUP (systemctl reload): the new accounts apply at once, before `systemctl reload` returns to
