@@ -43,10 +43,6 @@
     ftp_client.py many HOST --user U --password P --ca FILE [--tls 1.2|1.3] [--files 50] [--active]
                                                  one login over TLS, that many uploads and downloads,
                                                  every data connection resuming the control session
-    ftp_client.py cut HOST FILE --user U --password P --ca FILE [--tls 1.2|1.3] [--size N]
-                                                 STOR of N bytes over TLS whose data connection ends
-                                                 with a TCP FIN and no close_notify: the reply, and the
-                                                 SIZE the server then gives FILE
     ftp_client.py replies HOST --user U --password P
                                                  the reply to each command of REPLIES for a missing
                                                  path, one outside the home and one refused (the
@@ -202,23 +198,6 @@ def steal(args):
     reply_of(lambda: victim.delete(name))
     reply_of(victim.quit)
     return seen
-
-
-def cut(args):
-    """One login over TLS, then STOR of --size bytes whose data connection ends with a TCP FIN and no TLS
-    close_notify (what a FIN injected by an attacker, or a NAT's reset, leaves): the reply that ends the
-    STOR, and the size the server then gives the file."""
-    ftp = login(args)
-    ftp.cwd(args.directory)
-    ftp.voidcmd("TYPE I")
-    conn = ftp.transfercmd(f"STOR {args.file}")
-    conn.sendall(os.urandom(args.size))
-    conn.shutdown(socket.SHUT_WR)   # an SSLSocket drops its TLS state here: no close_notify is sent
-    reply = final_reply(ftp)
-    conn.close()
-    size = reply_of(lambda: ftp.sendcmd(f"SIZE {args.file}"))
-    reply_of(ftp.quit)
-    return {"reply": reply, "size": size}
 
 
 def many(args):
@@ -550,9 +529,6 @@ def parse(argv):
     one.add_argument("--download", default="", metavar="FILE", help="where RETR writes")
     one.add_argument("--debug", action="store_true", help="the dialogue on stderr")
     one.add_argument("--tls", choices=sorted(VERSIONS), default="")
-    cutting = sub.add_parser("cut", parents=[common, account, tls])
-    cutting.add_argument("file")
-    cutting.add_argument("--size", type=int, default=300000)
     bulk = sub.add_parser("many", parents=[common, account, tls])
     bulk.add_argument("--files", type=int, default=50)
     bulk.add_argument("--active", action="store_true", help="active mode (PORT/EPRT) instead of passive")
@@ -560,7 +536,7 @@ def parse(argv):
 
 
 COMMANDS = {"run": run, "replies": replies, "pasv": pasv, "probe": probe, "hold": hold, "parallel": parallel,
-            "raw": raw, "guess": guess, "greeting": greeting, "steal": steal, "many": many, "cut": cut}
+            "raw": raw, "guess": guess, "greeting": greeting, "steal": steal, "many": many}
 
 
 def main(argv=None):

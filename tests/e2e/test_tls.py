@@ -107,21 +107,6 @@ def test_implicit_ftps_with_curl(server, client, tls, sample):
     assert "AUTH TLS" not in result.stderr   # TLS from the first byte, not negotiated
 
 
-@pytest.mark.parametrize("version", ["1.2", pytest.param("1.3", marks=pytest.mark.when(ftp_server_backend="pyftpdlib"))])
-def test_cut_tls_upload_is_answered_426_and_logged_incomplete(server, client, tls, version):
-    """An upload whose data connection ends with a TCP FIN but no TLS close_notify (an injected FIN) is a
-    cut, not the end of the file: 426, and the transfer log says incomplete with the bytes received
-    (TLS 1.3 on pyftpdlib only: vsftpd speaks 1.2)."""
-    name = f"e2e-cut-{version}.bin"
-    seen = client.tool("cut", tls.name, name, "--user", client.user,
-                       "--password", client.password, "--ca", tls.ca, "--tls", version)
-    assert seen.get("reply", "")[:3] == "426", seen
-    log = server.node.file(server.settings["ftp_server_xferlog"]).content_string
-    entries = [line.split()[7:] for line in log.splitlines() if f"/upload/{name}" in line]
-    assert entries and entries[-1][4] == "i" and entries[-1][-1] == "i", log[-1000:]
-    assert 0 < int(entries[-1][0]) <= 300000, entries[-1]
-
-
 def test_certificate_is_checked(client, tls):
     """Without the exported CA the certificate is refused: the checks above really verify it."""
     result = client.run('curl -sS --ssl-reqd --max-time 20 --user x:y "ftp://$NAME/"', NAME=tls.name)

@@ -456,29 +456,12 @@ class PlainHandler(Hardening, FTPHandler):
 
 
 def tls_handler(cfg):
-    from OpenSSL import SSL
     from OpenSSL._util import lib as openssl   # pyOpenSSL has no public session_reused()
     from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
     tickets = cfg["tickets"]
 
-    class Ended(DTPHandler):
-        """Where pyftpdlib's TLS layer reports the end of a data connection (after TLS_DTPHandler in the
-        class order, so its recv() lands here): an upload ends with the client's close_notify. A TCP end
-        without one is a cut (an injected FIN, a dead NAT), answered 426 and logged incomplete, as
-        vsftpd does, where pyftpdlib took it for the end of the file."""
-
-        def handle_close(self):
-            if (self.receive and not self._closed and self._ssl_established
-                    and not self.socket.get_shutdown() & SSL.RECEIVED_SHUTDOWN):
-                self.transfer_finished = False
-                self._resp = (f"426 Connection closed without TLS close_notify; transfer aborted after "
-                              f"{self.get_transmitted_bytes()} bytes.", logging.getLogger("pyftpdlib").debug)
-                self.close()
-                return
-            super().handle_close()
-
-    class DataHandler(TLS_DTPHandler, Ended, Limited):
+    class DataHandler(TLS_DTPHandler, Limited):
         checked = False   # the handshake is done and the session is the control connection's
 
         def send(self, data):
