@@ -40,7 +40,7 @@ systemctl enable -q podman-restart.service
 """
 
 # A stand-in SQL Server on 1433 and something no service names on 6379, each saying who it is.
-RUN = ("run -d --name standin --restart always --stop-signal KILL --network inner --ip {ip} "
+RUN = ("run -d --name standin --restart always --stop-signal KILL --network inner --ip {ip} --ip6 {ip6} "
        "-p 1433:1433 -p 6379:6379 localhost/standin "
        "sh -c 'nc -ll -p 1433 -e echo mssql & nc -ll -p 6379 -e echo redis & wait'")
 
@@ -51,11 +51,14 @@ def podman(server, command):
     return server.node.check_output(f"{ENV} podman {command}")
 
 
-def started(server, ip):
-    """(Re)create the stand-in at `ip` and wait until it answers."""
+def started(server, host):
+    """(Re)create the stand-in as host number `host` of the engine's network and wait until it answers;
+    its IPv4 address."""
+    net4, net6 = inner(server)
     server.node.run(f"{ENV} podman rm -f standin")
-    podman(server, RUN.format(ip=ip))
-    wait_running(server, ip)
+    podman(server, RUN.format(ip=f"{net4}.{host}", ip6=f"{net6}::{host}"))
+    wait_running(server, f"{net4}.{host}")
+    return f"{net4}.{host}"
 
 
 def wait_running(server, ip):
@@ -76,7 +79,7 @@ def engine(server):
     net4, net6 = inner(server)
     result = server.node.run(f"NET4={net4} NET6={net6}\n{ENGINE}")
     assert result.rc == 0, result.stderr
-    started(server, f"{net4}.5")
+    started(server, 5)
     yield
     server.node.run(f"{ENV} podman rm -f standin; systemctl disable -q podman-restart.service")
 
@@ -152,7 +155,7 @@ def routed(server):
         routes.append((f"{net6}::/64", server.address6, f"{net6}::5"))
     for prefix, via, dummy in routes:
         subprocess.run(["ip", "route", "replace", prefix, "via", via], check=True)
-    started(server, f"{net4}.5")
+    started(server, 5)
     yield [address for dummy, dummy, address in routes]
     for prefix, via, dummy in routes:
         subprocess.run(["ip", "route", "del", prefix, "via", via], check=False)
@@ -199,7 +202,7 @@ def test_policy_holds_when_the_engine_rebuilds_its_rules(server, client, engine)
     podman(server, "network reload --all")
     assert seen(server, client, "ipv4") == OPEN
     net4 = inner(server)[0]
-    started(server, f"{net4}.9")   # re-created with a new address
+    started(server, 9)   # re-created with new addresses
     ruleset = server.node.check_output("nft list ruleset")
     assert f"{net4}.9" in ruleset and f"{net4}.5" not in ruleset
     for family in families(server, client):

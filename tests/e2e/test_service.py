@@ -74,10 +74,10 @@ def test_idle_control_connection_sends_keepalives(server, client, family):
     client.node.run_expect([0], f"(python3 -c {shlex.quote(IDLE)} {args} > /dev/null 2>&1 &)")
     peer = client.address if family == "ipv4" else client.address6
     timers = []
-    for _ in range(20):
+    for _ in range(40):   # a reply not yet acknowledged shows the retransmission timer instead, briefly
         lines = server.node.check_output(f"ss -tnoH state established '( sport = :{port} )'").splitlines()
         timers = [line for line in lines if peer in line]
-        if timers:
+        if timers and all("timer:(keepalive," in line for line in timers):
             break
         time.sleep(0.25)
     seconds = server.settings["ftp_server_keepalive"]
