@@ -39,10 +39,19 @@
     ftp_client.py steal HOST get|put --user U --password P --ca FILE [--tls 1.2|1.3]
                                                  a second control connection from this address takes
                                                  the TLS session it made itself to the victim's waiting
-                                                 passive port; then the victim tries again
+                                                 passive port (RETR or STOR of a file stored first);
+                                                 whether that file was kept, then the victim tries again
     ftp_client.py many HOST --user U --password P --ca FILE [--tls 1.2|1.3] [--files 50] [--active]
                                                  one login over TLS, that many uploads and downloads,
                                                  every data connection resuming the control session
+    ftp_client.py cut HOST FILE fin|bare|reset|short --user U --password P [--ca FILE [--tls 1.2|1.3]]
+                       [--size N]
+                                                 STOR onto FILE (first stored whole, N bytes) cut short:
+                                                 fin, a TLS data connection ended by a TCP FIN without
+                                                 close_notify (an injected FIN); bare, one ended before
+                                                 its handshake; reset, a TCP reset halfway; short, ALLO
+                                                 N then half of them and a clean end. The reply, and the
+                                                 size and whether FILE still holds its first bytes
     ftp_client.py replies HOST --user U --password P
                                                  the reply to each command of REPLIES for a missing
                                                  path, one outside the home and one refused (the
@@ -137,10 +146,7 @@ def steal(args):
     name = f"steal-{args.direction}-{args.tls or 'any'}.bin"
     victim = login(args)
     victim.cwd(args.directory)
-    if args.direction == "get":
-        victim.storbinary(f"STOR {name}", io.BytesIO(secret))
-    else:
-        reply_of(lambda: victim.delete(name))
+    victim.storbinary(f"STOR {name}", io.BytesIO(secret))   # what RETR takes, or what STOR is aimed at
     attacker = connect(args, ftplib.FTP_TLS)
     attacker.auth()
     attacker.sendcmd("FEAT")
@@ -169,7 +175,7 @@ def steal(args):
         del seen["sent"]
     else:
         del seen["received"]
-    seen["stored_by_attacker"] = None
+        seen["stored_by_attacker"] = seen["kept"] = None
     seen["victim_retry"] = "not tried"
     # The victim tries again with its own session: on the same login if the server kept it (pyftpdlib),
     # else on a new one (vsftpd ends a session whose data connection failed its TLS check).
@@ -183,8 +189,14 @@ def steal(args):
             size = reply_of(lambda: victim.size(name))
             if size is None:   # a late reply to the refused command came first: this login is out of step
                 continue
-            if isinstance(size, int) or size.startswith("550"):   # its size, or no such file
-                seen["stored_by_attacker"] = size if isinstance(size, int) else 0
+            if isinstance(size, int):   # the file as the refused STOR left it: the victim's, or the attacker's
+                now = io.BytesIO()
+                reply_of(lambda: victim.retrbinary(f"RETR {name}", now.write))
+                data = now.getvalue()
+                seen["kept"] = data == secret
+                seen["stored_by_attacker"] = len(data) if data and data == b"A" * len(data) else 0
+            elif size.startswith("550"):   # no such file
+                seen["kept"], seen["stored_by_attacker"] = False, 0
             elif not size.startswith("closed"):
                 seen["stored_by_attacker"] = size
         if args.direction == "put":
@@ -197,6 +209,44 @@ def steal(args):
         seen["victim_retry"] = f"failed: {len(back.getvalue())} bytes back ({again})"
     reply_of(lambda: victim.delete(name))
     reply_of(victim.quit)
+    return seen
+
+
+def cut(args):
+    """STOR onto a file stored whole first, cut as args.how says (see the module's doc): the reply that
+    ends the STOR, then the size the server gives the file and whether it still holds its first bytes."""
+    tls = bool(args.ca)
+    ftp = login(args) if tls else connect(args, ftplib.FTP)
+    if not tls:
+        ftp.login(args.user, args.password)
+    ftp.cwd(args.directory)
+    ftp.voidcmd("TYPE I")
+    first = os.urandom(args.size)
+    ftp.storbinary(f"STOR {args.file}", io.BytesIO(first))
+    if args.how == "short":
+        ftp.sendcmd(f"ALLO {args.size}")
+    if args.how == "bare":   # the data connection, but no TLS on it
+        conn = ftplib.FTP.ntransfercmd(ftp, f"STOR {args.file}")[0]
+        time.sleep(0.2)
+    else:
+        conn = ftp.transfercmd(f"STOR {args.file}")
+        conn.sendall(os.urandom(args.size if args.how == "fin" else args.size // 2))
+    if args.how == "fin":
+        conn.shutdown(socket.SHUT_WR)   # an SSLSocket drops its TLS state here: no close_notify is sent
+    elif args.how == "reset":
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    elif args.how == "short" and tls:
+        conn = conn.unwrap()   # a clean TLS end: only the size tells the cut
+    if args.how != "fin":
+        conn.close()
+    seen = {"reply": final_reply(ftp)}
+    conn.close()
+    seen["size"] = reply_of(lambda: ftp.size(args.file))
+    back = io.BytesIO()
+    reply_of(lambda: ftp.retrbinary(f"RETR {args.file}", back.write))
+    seen["intact"] = back.getvalue() == first
+    reply_of(lambda: ftp.delete(args.file))
+    reply_of(ftp.quit)
     return seen
 
 
@@ -485,6 +535,9 @@ def parse(argv):
     tls = argparse.ArgumentParser(add_help=False)
     tls.add_argument("--ca", required=True, help="the CA to check the server with; '' for the system's store")
     tls.add_argument("--tls", choices=sorted(VERSIONS), default="")
+    optional_tls = argparse.ArgumentParser(add_help=False)
+    optional_tls.add_argument("--ca", default="", help="over TLS, checked with this CA")
+    optional_tls.add_argument("--tls", choices=sorted(VERSIONS), default="")
     sub.add_parser("greeting", parents=[common])
     theft = sub.add_parser("steal", parents=[common, account, tls])
     theft.add_argument("direction", choices=["get", "put"])
@@ -529,6 +582,10 @@ def parse(argv):
     one.add_argument("--download", default="", metavar="FILE", help="where RETR writes")
     one.add_argument("--debug", action="store_true", help="the dialogue on stderr")
     one.add_argument("--tls", choices=sorted(VERSIONS), default="")
+    cutting = sub.add_parser("cut", parents=[common, account, optional_tls])
+    cutting.add_argument("file")
+    cutting.add_argument("how", choices=["fin", "bare", "reset", "short"])
+    cutting.add_argument("--size", type=int, default=300000)
     bulk = sub.add_parser("many", parents=[common, account, tls])
     bulk.add_argument("--files", type=int, default=50)
     bulk.add_argument("--active", action="store_true", help="active mode (PORT/EPRT) instead of passive")
@@ -536,7 +593,7 @@ def parse(argv):
 
 
 COMMANDS = {"run": run, "replies": replies, "pasv": pasv, "probe": probe, "hold": hold, "parallel": parallel,
-            "raw": raw, "guess": guess, "greeting": greeting, "steal": steal, "many": many}
+            "raw": raw, "guess": guess, "greeting": greeting, "steal": steal, "many": many, "cut": cut}
 
 
 def main(argv=None):

@@ -372,6 +372,14 @@ def random_file(client, path, size):
     return Sample(path, client.node.check_output(f"sha256sum {path}").split()[0])
 
 
+def uploads_of(server, name):
+    """The xferlog's uploads to upload/NAME, oldest first, each as (bytes, completion: c or i)."""
+    log = server.node.file(server.settings["ftp_server_xferlog"]).content_string
+    # xferlog: weekday month day time year seconds client bytes path type action direction ... completion
+    return [(int(f[7]), f[-1]) for f in (line.split() for line in log.splitlines())
+            if len(f) > 11 and f[8].endswith(f"/upload/{name}") and f[11] == "i"]
+
+
 ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
 
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, address_in, ansible_playbook, nft_table, random_file
+from conftest import ROOT, address_in, ansible_playbook, nft_table, random_file, uploads_of
 
 # Each tool logs in over TLS to $NAME (checked against $CA), uploads $SAMPLE as $FILE into upload/ and
 # downloads it to $BACK, data protected too; the dialogue goes to stderr. $ACTIVE is "on" for active mode.
@@ -105,6 +105,56 @@ def test_implicit_ftps_with_curl(server, client, tls, sample):
     assert result.rc == 0, (result.stdout + result.stderr)[-2000:]
     assert client.node.check_output(f"sha256sum {back}").split()[0] == sample.digest
     assert "AUTH TLS" not in result.stderr   # TLS from the first byte, not negotiated
+
+
+@pytest.mark.scenario("tls")
+@pytest.mark.parametrize("how,version", [
+    ("fin", "1.2"), pytest.param("fin", "1.3", marks=pytest.mark.when(ftp_server_backend="pyftpdlib")),
+    ("bare", "1.2"), ("reset", "1.2"),
+])
+def test_cut_upload_is_refused_and_logged_incomplete(server, client, tls, how, version):
+    """An upload whose data connection ends without TLS close_notify is a cut, not the end of the file:
+    fin, a TCP FIN after the bytes (an injected FIN); bare, a FIN before the handshake; reset, a TCP reset
+    halfway. A 4xx reply, never 226, and the log says incomplete. On pyftpdlib the file the STOR was aimed
+    at keeps its bytes (written under a hidden name, renamed when complete); vsftpd truncates it when the
+    STOR arrives (docs/ftp_server.md)."""
+    name = f"e2e-cut-{how}-{version}.bin"
+    before = len(uploads_of(server, name))
+    seen = client.tool("cut", tls.name, name, how, "--user", client.user, "--password", client.password,
+                       "--ca", tls.ca, "--tls", version)
+    uploads = uploads_of(server, name)
+    if how == "bare" and server.settings["ftp_server_backend"] == "vsftpd":
+        # vsftpd ends the whole session (die() in its TLS code: "500 OOPS" inside the TLS channel, which
+        # clients report as a broken record) and logs no transfer for the cut STOR.
+        assert seen["reply"].startswith("closed"), seen
+        assert len(uploads) == before + 1, uploads   # the whole file stored first, nothing since
+        return
+    assert seen["reply"][:1] == "4", seen
+    assert uploads[-1][1] == "i", uploads
+    if server.settings["ftp_server_backend"] == "pyftpdlib":
+        assert seen["intact"] and seen["size"] == 300000, seen
+
+
+@pytest.mark.scenario("tls")
+def test_killed_client_leaves_the_file_as_it_was(server, client, tls, sample):
+    """curl killed halfway through an upload over an existing file (the kernel ends its connections with
+    a FIN and no TLS close_notify): the server answers no 226 and logs the upload incomplete; on pyftpdlib
+    the file is still the one stored before."""
+    name = "e2e-killed.bin"
+    result = client.run(
+        """head -c 20M /dev/zero > /tmp/e2e-killed-big
+           curl -sS --fail --ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" -T "$SAMPLE" "$URL" || exit 1
+           curl -sS --ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" --limit-rate 500k \
+             -T /tmp/e2e-killed-big "$URL" 2>/dev/null & sleep 2; kill -9 $!; sleep 1
+           curl -sS --fail --ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" -o "$BACK" "$URL" """,
+        CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password, SAMPLE=sample.path, BACK="/tmp/e2e-killed-back",
+        URL=f"ftp://{tls.name}/upload/{name}",
+    )
+    assert result.rc == 0, result.stderr
+    uploads = uploads_of(server, name)
+    assert uploads[-1][1] == "i" and 0 < uploads[-1][0] < 20 << 20, uploads
+    kept = client.node.check_output("sha256sum /tmp/e2e-killed-back").split()[0] == sample.digest
+    assert kept is (server.settings["ftp_server_backend"] == "pyftpdlib"), uploads
 
 
 def test_certificate_is_checked(client, tls):
@@ -254,7 +304,8 @@ def offered(server, version):
 def test_another_connection_cannot_take_the_data(server, client, tls, direction, version):
     """A second control connection from the client's own address (a host behind the same NAT) does AUTH
     TLS and FEAT, keeps its TLS session, and offers it on the passive port the victim waits on with RETR
-    or STOR: refused, 0 bytes out, 0 bytes stored; the victim then moves its file with its own session."""
+    or STOR of a file already there: refused, 0 bytes out, 0 bytes stored; the victim then moves its file
+    with its own session."""
     seen = client.tool("steal", tls.name, direction, "--user", client.user, "--password", client.password,
                        "--ca", tls.ca, "--tls", version)
     if not offered(server, version):
@@ -271,6 +322,9 @@ def test_another_connection_cannot_take_the_data(server, client, tls, direction,
         assert seen["received"] == 0, seen
     else:
         assert seen["stored_by_attacker"] == 0, seen
+        # The file the STOR was aimed at: kept on pyftpdlib; vsftpd truncates it before the data connection
+        # is checked (docs/ftp_server.md).
+        assert seen["kept"] is (server.settings["ftp_server_backend"] == "pyftpdlib"), seen
     assert seen["victim_retry"].startswith("ok"), seen
 
 

@@ -24,6 +24,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
@@ -292,10 +293,84 @@ class BoundedPassiveDTP(PassiveDTP):
             self.tried_range = True
         super().bind(addr)
 
+    def handle_accepted(self, sock, addr):
+        # Another address on the waiting port (no bounce, no theft): hung up on, and nothing said on the
+        # control connection. pyftpdlib answers 425 there, unasked, which puts every later reply of the
+        # rightful session one step behind; it still gets its own data connection here.
+        if self.cmd_channel.remote_ip != addr[0] and not self.cmd_channel.permit_foreign_addresses:
+            sock.close()
+            self.cmd_channel.log(f"data connection from foreign address {addr[0]}:{addr[1]} refused",
+                                 logfun=logging.getLogger("pyftpdlib").warning)
+            return
+        super().handle_accepted(sock, addr)
+
+
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
+
+class Upload:
+    """A STOR from the first byte, written under a hidden name beside its target (ProFTPD's HiddenStores)
+    and given the target's name only when the transfer ends complete (keep()): a refused, cut or failed
+    upload leaves the file it was aimed at as it was, and leaves nothing else (close())."""
+
+    def __init__(self, path, exclusive):
+        folder, base = os.path.split(path)
+        if exclusive and os.path.lexists(path):
+            raise FileExistsError(17, "File exists", path)
+        fd, self.temp = tempfile.mkstemp(prefix=f".in.{base}.", dir=folder)
+        try:   # an overwritten file keeps its mode, as one opened for writing would
+            os.fchmod(fd, os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o666 & ~UMASK)
+        except OSError:
+            os.close(fd)
+            os.unlink(self.temp)
+            raise
+        self.file = os.fdopen(fd, "wb")
+        self.name, self.exclusive, self.kept = path, exclusive, False
+
+    @property
+    def closed(self):
+        return self.file.closed
+
+    def write(self, data):
+        return self.file.write(data)
+
+    def keep(self):
+        """Close and take the target's name; False if that failed (the file is then discarded)."""
+        try:
+            self.file.close()
+            if self.exclusive:   # a drop box: a file that appeared meanwhile is not replaced
+                os.link(self.temp, self.name)
+                os.unlink(self.temp)
+            else:
+                os.replace(self.temp, self.name)
+            self.kept = True
+        except OSError as err:
+            logging.error("upload %s not stored: %s", self.name, err)
+            self.close()
+        return self.kept
+
+    def close(self):
+        if not self.file.closed:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+        if not self.kept:
+            try:
+                os.unlink(self.temp)
+            except FileNotFoundError:
+                pass
+
 
 class Files(AbstractedFS):
     """Listings name the owner "ftp" (vsftpd's hide_ids): every file belongs to one system account,
-    whose name and numbers are nobody's business."""
+    whose name and numbers are nobody's business. An upload from the start is an Upload."""
+
+    def open(self, filename, mode):
+        if mode in ("wb", "xb"):
+            return Upload(filename, mode == "xb")
+        return super().open(filename, mode)
 
     def get_user_by_uid(self, uid):
         return "ftp"
@@ -347,7 +422,19 @@ class Hardening:
     def on_login(self, username):
         self.max_rate = self.authorizer.rates.get(username, 0)
 
+    allocated = expected = 0
+
+    def ftp_ALLO(self, line):
+        # The size an upload announces (lftp sends ALLO before each STOR): a binary STOR from the start
+        # that ends short of it is a cut upload (426, logged incomplete), where a plain connection's end
+        # cannot tell it.
+        size = line.split()[0] if line.split() else ""
+        self.allocated = int(size) if size.isdigit() else 0
+        self.respond("202 No storage allocation necessary.")
+
     def ftp_STOR(self, file, mode="w"):
+        self.expected = self.allocated if mode == "w" and not self._restart_position and self._current_type == "i" else 0
+        self.allocated = 0
         # A drop box stores new files: no overwrite and no resume (REST) of what is there (vsftpd's
         # anonymous-style upload says the same: 553).
         if self.drop_box():
@@ -411,10 +498,32 @@ class Limited(DTPHandler):
     def use_sendfile(self):
         return not self.rate and super().use_sendfile()
 
+    cut = False   # the upload's connection ended in a way that is not the end of a file
+
     def recv(self, buffer_size):
-        chunk = super().recv(buffer_size)
+        # asyncore's recv, but a reset is told from an end: a cut, not the end of the file.
+        try:
+            chunk = self.socket.recv(buffer_size)
+        except ConnectionError:
+            self.cut = True
+            chunk = b""
+        if not chunk:
+            self.handle_close()
+            return b""
         self.count(len(chunk))
         return chunk
+
+    def handle_close(self):
+        if self._closed:
+            return
+        expected = self.cmd_channel.expected
+        if self.receive and (self.cut or self.get_transmitted_bytes() < expected):
+            self.transfer_finished = False
+            self._resp = (f"426 Connection closed; transfer aborted after {self.get_transmitted_bytes()} bytes"
+                          + (f" of {expected}." if expected else "."), logging.getLogger("pyftpdlib").debug)
+            self.close()
+            return
+        super().handle_close()
 
     def send(self, data):
         sent = super().send(data)
@@ -440,6 +549,10 @@ class Limited(DTPHandler):
     def close(self):
         if self.pause is not None and not self.pause.cancelled:
             self.pause.cancel()
+        if (not self._closed and self.receive and self.transfer_finished and isinstance(self.file_obj, Upload)
+                and not self.file_obj.keep()):
+            self.transfer_finished = False
+            self._resp = ("451 Local error: the file was not stored.", logging.getLogger("pyftpdlib").warning)
         super().close()
 
 
@@ -456,12 +569,44 @@ class PlainHandler(Hardening, FTPHandler):
 
 
 def tls_handler(cfg):
+    from OpenSSL import SSL
     from OpenSSL._util import lib as openssl   # pyOpenSSL has no public session_reused()
     from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
     tickets = cfg["tickets"]
 
-    class DataHandler(TLS_DTPHandler, Limited):
+    class Ending(Limited):
+        """Where pyftpdlib's TLS layer passes the end of a data connection (after TLS_DTPHandler in the
+        class order): an upload ends with the client's close_notify. An end without one (a FIN injected
+        by an attacker, a NAT's reset) is a cut, answered 426 and logged incomplete, as vsftpd does."""
+
+        def recv(self, buffer_size):
+            try:
+                return super().recv(buffer_size)
+            except (SSL.WantReadError, SSL.WantWriteError, SSL.ZeroReturnError, SSL.SysCallError):
+                raise   # pyftpdlib's TLS layer handles these
+            except SSL.Error as err:   # OpenSSL 3's "unexpected eof while reading", a bad record
+                logging.getLogger("pyftpdlib").info("data connection ended: %s", err)
+                self.cut = True
+                self.handle_close()
+                return b""
+
+        said = False   # the transfer's reply is already on its way (DataHandler)
+
+        def handle_close(self):
+            if self.said:   # refused and answered: the connection's end adds no reply
+                self._error = True
+                self.transfer_finished = False
+                self.close()
+                return
+            if self.receive and self._ssl_established and not self.socket.get_shutdown() & SSL.RECEIVED_SHUTDOWN:
+                self.cut = True
+                # Closed without a TLS shutdown of ours: OpenSSL refuses one after such an end, and
+                # pyftpdlib would retry it at every turn of its loop until the client left.
+                self._error = True
+            super().handle_close()
+
+    class DataHandler(TLS_DTPHandler, Ending):
         checked = False   # the handshake is done and the session is the control connection's
 
         def send(self, data):
@@ -481,11 +626,29 @@ def tls_handler(cfg):
             # its own control connection. The context, and so the session cache and ticket keys, is that
             # control connection's alone: a session of another one (the same NAT) is not resumed here.
             if cfg.get("tls_session_reuse") and not openssl.SSL_session_reused(self.socket._ssl):
+                self.said = True
                 self.cmd_channel.respond("522 SSL connection failed: session reuse required")
+                # Closed at once, no TLS shutdown: the session's next transfer must not find this one
+                # still closing (as its data channel).
+                self._error = True
                 self.close()
                 return
             self.checked = True
             super().handle_ssl_established()
+
+        def handle_failed_ssl_handshake(self):
+            self.said = True
+            super().handle_failed_ssl_handshake()
+
+        def close(self):
+            # A data connection that ends during the handshake (a bare TCP FIN) gets no reply from
+            # pyftpdlib: the transfer waiting on it would wait forever.
+            if (not self._closed and not self._resp and not self.said and not self._ssl_established
+                    and self.file_obj is not None and self.cmd_channel.connected):
+                self.transfer_finished = False
+                self._resp = ("425 Data connection closed during the TLS handshake.",
+                              logging.getLogger("pyftpdlib").info)
+            super().close()
 
     class TLSHandler(Hardening, TLS_FTPHandler):
         proto_cmds = login_first(TLS_FTPHandler.proto_cmds)
