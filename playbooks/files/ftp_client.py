@@ -63,7 +63,8 @@
                                                  makes (an abandoned passive port keeps the kernel's
                                                  FTP helper expecting it, see docs/networking.md);
                                                  --hold: first write the port to FILE and wait for
-                                                 FILE.go, then connect and send NLST
+                                                 FILE.go, then connect and send NLST: its replies, and
+                                                 NOOP's after it
 
 Common options: --port (21), --name (the name the certificate carries; default HOST), --timeout (20 s).
 It needs ftp_audit.py beside it (the audit's client, whose session-resuming FTP_TLS it shares).
@@ -509,11 +510,17 @@ def pasv(args):
         while not os.path.exists(args.hold + ".go") and time.monotonic() < deadline:
             time.sleep(0.1)
     try:
-        with socket.create_connection((address, port), timeout=min(args.timeout, 5)):
+        with socket.create_connection((address, port), timeout=min(args.timeout, 5)) as data:
             seen["data"] = "connected"
-            if args.hold:
+            if args.hold:   # the listing, and whether the session's replies are still in step after it
                 ftp.putcmd("NLST")
                 seen["listing"] = reply_of(ftp.getline)
+                if seen["listing"][:1] == "1":
+                    with contextlib.suppress(OSError):
+                        while data.recv(65536):
+                            pass
+                    seen["end"] = reply_of(ftp.getline)
+                seen["noop"] = reply_of(lambda: ftp.sendcmd("NOOP"))
     except OSError as err:
         seen["data"] = f"failed: {err!r}"
     reply_of(ftp.close)

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from conftest import FAMILIES, address_in, random_file
+from conftest import FAMILIES, address_in, random_file, uploads_of
 
 # Each tool uploads $SAMPLE as $NAME into upload/ of $HOST ($SERVER: as a URL names it, IPv6 in
 # brackets), downloads it back to $BACK, and shows the protocol dialogue on stderr. $ACTIVE is "on" for
@@ -187,3 +187,46 @@ def test_parallel_clients_against_the_cap(server, client, how):
     took = time.monotonic() - start
     print(f"{how} against a cap of {server.settings['ftp_server_max_per_ip']}: rc {result.rc} in {took:.0f} s")
     assert result.rc == 0, (result.stdout + result.stderr)[-3000:]
+
+
+# A cleartext upload ends when its data connection does: a FIN there is the end of the file. A reset is
+# not, nor a clean end short of the size the client announced with ALLO (which pyftpdlib holds it to, and
+# vsftpd ignores: docs/ftp_server.md).
+@pytest.mark.scenario("default", "pyftpdlib")
+@pytest.mark.first_server
+@pytest.mark.parametrize("how,family", [
+    ("reset", "ipv4"), ("reset", "ipv6"), pytest.param("short", "ipv4", marks=pytest.mark.when(ftp_server_backend="pyftpdlib")),
+])
+def test_cut_cleartext_upload_is_refused_and_logged_incomplete(server, client, how, family):
+    """STOR onto a file already there, cut: a 426, never 226, the log says incomplete; on pyftpdlib the
+    file keeps its bytes (written under a hidden name, renamed only when complete)."""
+    host = address_in(server, client, family)
+    name = f"e2e-cut-{how}-{family}.bin"
+    seen = client.tool("cut", host, name, how, "--user", client.user, "--password", client.password)
+    assert seen["reply"][:1] == "4", seen
+    assert uploads_of(server, name)[-1][1] == "i", uploads_of(server, name)
+    if server.settings["ftp_server_backend"] == "pyftpdlib":
+        assert seen["intact"] and seen["size"] == 300000, seen
+
+
+@pytest.mark.scenario("pyftpdlib")
+@pytest.mark.first_server
+def test_killed_lftp_upload_leaves_the_file_as_it_was(server, client, small):
+    """lftp announcing its uploads' size (ftp:use-allo), killed halfway through one over an existing
+    file: the kernel ends its data connection with a FIN, which alone looks like the end of the file.
+    The announced size tells the cut: 426 and incomplete in the log, and the file is still the one
+    stored before."""
+    name = "e2e-killed-lftp.bin"
+    result = client.run(
+        """head -c 20M /dev/zero > /tmp/e2e-killed-big
+           curl -sS --fail --user "$FTP_USER:$FTP_PASSWORD" -T "$SAMPLE" "ftp://$HOST/upload/$NAME" || exit 1
+           lftp -c "set ftp:use-allo yes; set ftp:ssl-allow no; set net:limit-rate 500000;
+             open -u $FTP_USER,$FTP_PASSWORD ftp://$HOST; put /tmp/e2e-killed-big -o upload/$NAME" &
+           sleep 2; kill -9 $!; sleep 1
+           curl -sS --fail --user "$FTP_USER:$FTP_PASSWORD" -o /tmp/e2e-killed-back "ftp://$HOST/upload/$NAME" """,
+        HOST=server.address, FTP_USER=client.user, FTP_PASSWORD=client.password, SAMPLE=small.path, NAME=name,
+    )
+    assert result.rc == 0, result.stderr
+    uploads = uploads_of(server, name)
+    assert uploads[-1][1] == "i" and 0 < uploads[-1][0] < 20 << 20, uploads
+    assert client.node.check_output("sha256sum /tmp/e2e-killed-back").split()[0] == small.digest

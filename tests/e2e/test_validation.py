@@ -31,6 +31,11 @@ BAD = {
         {"ftp_server_pasv_min_port": 65000, "ftp_server_pasv_max_port": 65536},
         "end at 65535 or below",
     ),
+    "vsftpd's range smaller than the cap": (
+        {"ftp_server_backend": "vsftpd", "ftp_server_pasv_min_port": 50100, "ftp_server_pasv_max_port": 50109,
+         "ftp_server_max_clients": 11},
+        "has 10 ports, fewer than ftp_server_max_clients (11)",
+    ),
     "covers SQL Server": (
         {"ftp_server_pasv_min_port": 1400, "ftp_server_pasv_max_port": 1500},
         "covers port(s) 1433",

@@ -302,7 +302,15 @@ class BoundedPassiveDTP(PassiveDTP):
             self.cmd_channel.log(f"data connection from foreign address {addr[0]}:{addr[1]} refused",
                                  logfun=logging.getLogger("pyftpdlib").warning)
             return
+        channel = self.cmd_channel
         super().handle_accepted(sock, addr)
+        queued = channel.connected and channel.data_channel is None and (channel._in_dtp_queue or channel._out_dtp_queue)
+        if queued:   # the connection was gone as it was accepted (a reset): the transfer waiting on it fails
+            file = queued[0] if queued is channel._in_dtp_queue else queued[2]
+            if file is not None:
+                file.close()
+            channel._in_dtp_queue = channel._out_dtp_queue = None
+            channel.respond("425 Data connection closed as it opened.")
 
 
 UMASK = os.umask(0o022)
@@ -485,6 +493,10 @@ class Limited(DTPHandler):
     rate since the first one (pyftpdlib's ThrottledDTPHandler lets a third more through). At full
     speed, and with sendfile, for an account without a cap."""
 
+    # Class defaults: pyftpdlib's __init__ closes a connection already reset by its peer before ours has
+    # run, and close() and the event loop must find these (a missing one ended the whole server).
+    rate, started, moved, pause = 0, None, 0, None
+
     def __init__(self, sock, cmd_channel):
         super().__init__(sock, cmd_channel)
         self.rate = cmd_channel.max_rate
@@ -579,6 +591,8 @@ def tls_handler(cfg):
         """Where pyftpdlib's TLS layer passes the end of a data connection (after TLS_DTPHandler in the
         class order): an upload ends with the client's close_notify. An end without one (a FIN injected
         by an attacker, a NAT's reset) is a cut, answered 426 and logged incomplete, as vsftpd does."""
+
+        _ssl_want_read = _ssl_want_write = _error = False   # as Limited's defaults, for the TLS layer
 
         def recv(self, buffer_size):
             try:
