@@ -306,9 +306,11 @@ class BoundedPassiveDTP(PassiveDTP):
         super().handle_accepted(sock, addr)
         queued = channel.connected and channel.data_channel is None and (channel._in_dtp_queue or channel._out_dtp_queue)
         if queued:   # the connection was gone as it was accepted (a reset): the transfer waiting on it fails
-            file = queued[0] if queued is channel._in_dtp_queue else queued[2]
+            receive = queued is channel._in_dtp_queue
+            file, cmd = (queued[0], queued[1]) if receive else (queued[2], queued[3])
             if file is not None:
                 file.close()
+                channel.log_transfer(cmd, file.name, receive, False, 0, 0)
             channel._in_dtp_queue = channel._out_dtp_queue = None
             channel.respond("425 Data connection closed as it opened.")
 
