@@ -43,10 +43,35 @@ def server():
     return Server(DIRECT, node(DIRECT), role_settings(DIRECT))
 
 
+# A download under way while the range moves (16 MB at 400 KB/s: longer than the converge), run as a
+# unit of its own on the client; it writes curl's exit code when done.
+LONG = """
+    head -c 16M /dev/urandom > /tmp/e2e-long.bin
+    curl -sS --fail --user "$FTP_USER:$FTP_PASSWORD" -T /tmp/e2e-long.bin "ftp://$HOST/upload/e2e-long.bin" || exit 1
+    rm -f /tmp/e2e-long.rc /tmp/e2e-long.back
+    systemd-run --unit=e2e-long-download sh -c 'curl -sS --fail --limit-rate 400k --user "$0" -o /tmp/e2e-long.back \
+      "ftp://$1/upload/e2e-long.bin"; echo $? > /tmp/e2e-long.rc' "$FTP_USER:$FTP_PASSWORD" "$HOST"
+"""
+
+
+def main_pid(server):
+    unit = "ftp-server" if server.settings["ftp_server_backend"] == "pyftpdlib" else "vsftpd.socket"
+    return server.node.check_output(f"systemctl show -p MainPID --value {unit}")
+
+
 @pytest.fixture
-def moved(server):
+def moved(server, client):
+    result = client.run(LONG, FTP_USER=client.user, FTP_PASSWORD=client.password, HOST=server.address)
+    assert result.rc == 0, result.stderr
+    before = main_pid(server)
     rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name, "-e", json.dumps(MOVED))
     assert rc == 0, output[-3000:]
+    # The settings changed under a transfer: pyftpdlib reloads them (no restart), vsftpd reads them per
+    # session; the download goes on and arrives whole.
+    assert main_pid(server) == before
+    client.run("timeout 120 sh -c 'until [ -s /tmp/e2e-long.rc ]; do sleep 0.5; done'")
+    assert client.node.check_output("cat /tmp/e2e-long.rc") == "0"
+    assert client.run("cmp /tmp/e2e-long.bin /tmp/e2e-long.back").rc == 0
     yield
     rc, output = ansible_playbook(PLAYBOOK, "--limit", server.name)
     assert rc == 0, output[-3000:]

@@ -5,12 +5,13 @@ a random port when the range is used up), announced address, chroot, hashed pass
 after failed logins, no bounce or port stealing, an xferlog in vsftpd's format, FTPS (TLS 1.2+) whose
 data connections must resume their own control connection's TLS session.
 
-    server.py --config FILE               serve (SIGHUP: read the accounts and certificate again)
+    server.py --config FILE               serve (SIGHUP: read the settings, accounts and certificate again)
     server.py --config FILE --check       validate FILE and its accounts, exit: 0 good, 1 bad
     server.py --accounts FILE --check     validate an accounts file alone
 
-The accounts live in a file of their own (config "accounts"), read again on SIGHUP: an account removed
-or changed takes effect without a restart, and the sessions of a removed account are ended.
+The settings and the accounts (a file of their own, config "accounts") are read again on SIGHUP: new
+sessions get them, transfers under way go on, and the sessions of a removed account are ended. Only the
+control port and the TLS mode take a restart (RESTART).
 """
 
 import argparse
@@ -700,8 +701,14 @@ def keepalive(listener, seconds):
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
 
 
-def serve(cfg, early=()):
-    handler = tls_handler(cfg) if cfg["tls"] != "off" else PlainHandler
+# What the server takes only at start: the listener, and the handler class (TLS off, optional or
+# required). A change of either restarts it (the role's unit names both); every other setting reloads.
+RESTART = ("listen_port", "tls")
+
+
+def configure(handler, server, cfg):
+    """Apply the settings: for new sessions, and for the next command of those under way (a transfer
+    under way keeps its data connection)."""
     handler.authorizer = Authorizer(cfg["users"])
     handler.passive_ports = range(cfg["passive_min_port"], cfg["passive_max_port"] + 1)
     handler.masquerade_address = cfg["passive_address"] or None
@@ -710,24 +717,43 @@ def serve(cfg, early=()):
     handler.auth_failed_timeout = cfg["login_failure_delay"]
     handler.xferlog = cfg.get("xferlog") or ""
     handler.banner = cfg.get("banner", "FTP server ready.")
-    server = FTPServer(("::", cfg["listen_port"]), handler)
     keepalive(server.socket, cfg.get("keepalive", 0))
     server.max_cons = cfg["max_clients"]
     server.max_cons_per_ip = cfg["max_per_ip"]
-    # SIGHUP (systemctl reload): the new accounts apply at once, before `systemctl reload` returns to
-    # the role (a login right after a converge sees them); the sessions of removed accounts are ended
-    # within half a second, by the event loop, never in the middle of one of its turns.
+
+
+def serve(cfg, path, early=()):
+    handler = tls_handler(cfg) if cfg["tls"] != "off" else PlainHandler
+    server = FTPServer(("::", cfg["listen_port"]), handler)
+    configure(handler, server, cfg)
+    # SIGHUP (systemctl reload): the new settings and accounts apply at once, before `systemctl reload`
+    # returns to the role (a login right after a converge sees them); the sessions of removed accounts
+    # are ended within half a second, by the event loop, never in the middle of one of its turns.
     gone = []
-    signal.signal(signal.SIGHUP, lambda *_: gone.append(reload(handler, cfg)))
+    signal.signal(signal.SIGHUP, lambda *_: gone.append(reload(handler, server, cfg, path)))
     if early:
-        gone.append(reload(handler, cfg))
+        gone.append(reload(handler, server, cfg, path))
     server.ioloop.call_every(0.5, end_sessions, handler, server, gone)
     server.serve_forever()
 
 
-def reload(handler, cfg):
-    """Read the certificate and the accounts again and return the accounts' names; a bad file changes
-    nothing (None for the accounts)."""
+def reload(handler, server, cfg, path):
+    """Read the settings, the certificate and the accounts again and return the accounts' names. Bad
+    settings, or a change only a restart applies, leave the settings as they were (the certificate and
+    the accounts are still read); a bad accounts file changes nothing (None)."""
+    try:
+        new = load(path)
+        changed = [key for key in RESTART if new[key] != cfg[key]]
+        if changed:
+            raise ConfigError(f"{', '.join(changed)} changed, which takes a restart")
+    except ConfigError as err:
+        logging.error("settings not reloaded: %s", err)
+    else:
+        new.pop("tickets", None)   # the TLS handler keeps the one it was made with
+        cfg.update(new)
+        configure(handler, server, cfg)
+        logging.info("settings reloaded; accounts: %d", len(cfg["users"]))
+        return {user["name"] for user in cfg["users"]}
     if cfg["tls"] != "off":
         try:
             cfg["tls_material"] = tls_material(cfg)
@@ -778,7 +804,7 @@ def main(argv=None):
         print(f"{path}: OK")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    serve(cfg, early)
+    serve(cfg, args.config, early)
     return 0
 
 
