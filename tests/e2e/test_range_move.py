@@ -43,10 +43,10 @@ def server():
     return Server(DIRECT, node(DIRECT), role_settings(DIRECT))
 
 
-# A download under way while the range moves (16 MB at 400 KB/s: longer than the converge), run as a
+# A download under way while the range moves (12 MB at 400 KB/s: longer than the converge), run as a
 # unit of its own on the client; it writes curl's exit code when done.
 LONG = """
-    head -c 16M /dev/urandom > /tmp/e2e-long.bin
+    head -c 12M /dev/urandom > /tmp/e2e-long.bin
     curl -sS --fail --user "$FTP_USER:$FTP_PASSWORD" -T /tmp/e2e-long.bin "ftp://$HOST/upload/e2e-long.bin" || exit 1
     rm -f /tmp/e2e-long.rc /tmp/e2e-long.back
     systemd-run --unit=e2e-long-download sh -c 'curl -sS --fail --limit-rate 400k --user "$0" -o /tmp/e2e-long.back \
