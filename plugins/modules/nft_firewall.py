@@ -229,7 +229,8 @@ options:
       - V(0) applies and saves at once, with no rollback.
       - The module's action plugin does the rest in the same task when the result is RV(pending)
         (safe apply in one task); it drops the connection, comes back over a new one through the new
-        rules and confirms; when it cannot come back, the task fails and the host rolls back by itself.
+        rules and confirms, trying again every 2 seconds until the rollback is due; when it cannot come
+        back, the task fails and the host rolls back by itself, leaving nothing of the apply in O(state_dir).
     type: int
     default: 0
   confirm:
@@ -454,10 +455,12 @@ class Rollback:
         previous = strip_meters(live) if live is not None else ""
         write(self.module, self.script, f"table inet {self.table}\ndelete table inet {self.table}\n{previous}")
         self.disarm()
+        # The rollback removes its script and the pending mark after it: nothing of the apply is left.
         rc, dummy, err = self.module.run_command([
             self.module.get_bin_path("systemd-run", required=True), f"--unit={self.unit}",
             f"--on-active={seconds}s", "--timer-property=AccuracySec=100ms", "--quiet",
-            self.nft.bin, "-f", self.script])
+            self.module.get_bin_path("sh", required=True), "-c", '"$0" -f "$1" && rm -f -- "$1" "$2"',
+            self.nft.bin, self.script, self.pending])
         if rc != 0:
             self.module.fail_json(msg=f"could not arm the rollback timer, nothing applied: {err.strip()}")
 
@@ -476,14 +479,19 @@ def confirm(module, nft, table, path, stamp, desired, state_dir):
     """Disarm the rollback of a pending apply, then save the ruleset for boot."""
     rollback = Rollback(module, nft, state_dir, table)
     pending = read(rollback.pending)
+    too_late = (f"too late: the rollback timer has already restored the previous table inet {table}; the new "
+                f"ruleset was not kept")
     if pending is None:
-        module.exit_json(changed=False, pending=False, ruleset=desired, path=path)
+        # Confirmed already, or rolled back (the rollback removes the pending mark): the saved ruleset says.
+        live = nft.listing(table)
+        if live is not None and fingerprint(live) == read(stamp) and read(path) == desired:
+            module.exit_json(changed=False, pending=False, ruleset=desired, path=path)
+        module.fail_json(msg=too_late)
     rollback.disarm()
     live = nft.listing(table)
     if fingerprint(live) != pending:
         rollback.clear()
-        module.fail_json(msg=f"too late: the rollback timer has already restored the previous table inet "
-                             f"{table}; the new ruleset was not kept")
+        module.fail_json(msg=too_late)
     write(module, path, desired)
     write(module, stamp, pending)
     rollback.clear()

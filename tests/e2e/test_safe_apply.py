@@ -121,6 +121,11 @@ def test_host_rolls_back_when_ansible_dies_before_confirming(server, over_ssh, t
         run.wait(timeout=30)
     assert restored - applied <= ROLLBACK + 2, restored - applied
     assert "8443" not in saved(server)
+    # Nothing of the undone apply is left: the rollback script and the pending mark went with it.
+    table = server.settings["host_firewall_table"]
+    left = server.node.run(f"sleep 1; "
+                           f"ls /var/lib/nft_firewall/{table}.rollback.nft /var/lib/nft_firewall/{table}.pending")
+    assert left.rc != 0 and not left.stdout, left.stdout
 
 
 def test_module_alone_rolls_back_when_the_controller_cannot_return(server, over_ssh, tmp_path):

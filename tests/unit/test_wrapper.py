@@ -4,6 +4,7 @@ fake AnsibleModule; the apply path itself is proven end to end by the Molecule s
 import importlib.util
 import os
 import stat
+import subprocess
 import sys
 
 import nft_others
@@ -138,7 +139,21 @@ def test_rollback_saves_the_previous_table_and_arms_a_precise_timer(tmp_path):
     assert script == "table inet t\ndelete table inet t\ntable inet t {\n}\n"
     run = next(c for c in module.commands if c[0].endswith("systemd-run"))
     assert "--on-active=7s" in run and "--timer-property=AccuracySec=100ms" in run
-    assert run[-3:] == ["/usr/sbin/nft", "-f", str(tmp_path / "t.rollback.nft")]
+    assert run[-3:] == ["/usr/sbin/nft", str(tmp_path / "t.rollback.nft"), str(tmp_path / "t.pending")]
+
+
+@pytest.mark.parametrize("nft,left", [("true", False), ("false", True)])
+def test_rollback_leaves_nothing_behind(tmp_path, nft, left):
+    """What the timer runs, run here with an nft that succeeds (or fails): the script and the pending
+    mark go once the previous table is back (and stay, as evidence, when nft failed)."""
+    module = HostModule()
+    wrapper.Rollback(module, FakeNft(None), str(tmp_path), "t").arm(None, 7)
+    (tmp_path / "t.pending").write_text("fingerprint")
+    run = next(c for c in module.commands if c[0].endswith("systemd-run"))
+    shell = run[run.index("-c") - 1:]
+    shell[shell.index("/usr/sbin/nft")] = f"/bin/{nft}"
+    subprocess.run(shell, check=False)
+    assert (tmp_path / "t.rollback.nft").exists() is left and (tmp_path / "t.pending").exists() is left
 
 
 def test_rollback_with_no_previous_table_removes_ours(tmp_path):
@@ -156,6 +171,24 @@ def test_confirm_saves_for_boot_what_is_pending(tmp_path):
     assert (tmp_path / "t.sha256").read_text() == wrapper.fingerprint("live")
     assert not (tmp_path / "t.pending").exists()
     assert ["/usr/bin/systemctl", "stop", "nft-firewall-rollback-t.timer"] in module.commands
+
+
+def test_confirm_of_what_is_saved_already_changes_nothing(tmp_path):
+    (tmp_path / "t.nft").write_text("desired")
+    (tmp_path / "t.sha256").write_text(wrapper.fingerprint("live"))
+    with pytest.raises(Exited):
+        wrapper.confirm(HostModule(), FakeNft("live"), "t", str(tmp_path / "t.nft"), str(tmp_path / "t.sha256"),
+                        "desired", str(tmp_path))
+
+
+def test_confirm_after_the_rollback_cleaned_up_fails(tmp_path):
+    """The rollback removed the pending mark; what is saved (the previous ruleset) says it was undone."""
+    (tmp_path / "t.nft").write_text("previous")
+    (tmp_path / "t.sha256").write_text(wrapper.fingerprint("old"))
+    with pytest.raises(Failed, match="too late"):
+        wrapper.confirm(HostModule(), FakeNft("old"), "t", str(tmp_path / "t.nft"), str(tmp_path / "t.sha256"),
+                        "desired", str(tmp_path))
+    assert (tmp_path / "t.nft").read_text() == "previous"
 
 
 def test_confirm_after_the_rollback_fired_fails_and_saves_nothing(tmp_path):
