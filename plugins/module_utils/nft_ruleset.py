@@ -55,6 +55,7 @@ class Rule:
     helper: str = ""           # conntrack helper attached to connections to these ports
     limit: str = ""            # new connections per source above this rate are dropped (services only)
     on_demand: bool = False    # closed until a program on the host puts a port in the rule's set
+    cap: int = 0               # connections at once per source above this are refused (services only)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Policy:
     log_drops: bool = False
     log_rate: str = "10/minute"
     ban_set: str = ""          # sets <ban_set>_v4/_v6 whose sources are dropped; their elements are not ours
+    prefix6: int = 64          # an IPv6 source is its prefix of this length: for meters, caps and bans
     warnings: list = field(default_factory=list)   # what is allowed but probably not meant
 
 
@@ -160,7 +162,12 @@ def parse_rule(entry, kind):
         raise PolicyError(f"{where}: on_demand {shorten(on_demand)} must be true or false")
     if on_demand and helper:
         raise PolicyError(f"{where}: a port opened on demand takes no helper")
-    return Rule(name, proto, ports, sports, peers, comment, helper, limit, on_demand)
+    cap = entry.get("cap") or 0
+    if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 65535:
+        raise PolicyError(f"{where}: cap {shorten(cap)} must be a whole number of connections, 0 (none) to 65535")
+    if cap and proto != "tcp":
+        raise PolicyError(f"{where}: cap counts tcp connections")
+    return Rule(name, proto, ports, sports, peers, comment, helper, limit, on_demand, cap)
 
 
 def parse_rules(entries, kind):
@@ -218,6 +225,7 @@ def build(params):
                           f"'_' (at most 29) and not be a word nft reserves")
     # Sets named after services: two names that differ only in '.', '-' or '_' would share one.
     for what, kind, names in (("limited services", "limit set", [limit_set(r) for r in services if r.limit]),
+                              ("capped services", "cap set", [cap_set(r) for r in services if r.cap]),
                               ("services opened on demand", "on-demand set",
                                [open_set(r) for r in services if r.on_demand])):
         if len(set(names)) < len(names):
@@ -225,6 +233,9 @@ def build(params):
                               f"sets would share a name; rename one")
         if ban_set and ban_set in names:
             raise PolicyError(f"ban_set {ban_set!r} is the name of a service's {kind}; choose another")
+    prefix6 = params.get("ipv6_prefix", 64)
+    if isinstance(prefix6, bool) or not isinstance(prefix6, int) or not 1 <= prefix6 <= 128:
+        raise PolicyError(f"ipv6_prefix {shorten(prefix6)} must be a prefix length, 1 to 128 (64: a subnet)")
     rate = str(params.get("log_rate") or "10/minute")
     if not RATE.match(rate):
         raise PolicyError(f"log_rate {rate!r} must look like 10/minute (at least 1)")
@@ -237,6 +248,7 @@ def build(params):
         log_drops=bool(params.get("log_drops")),
         log_rate=rate,
         ban_set=ban_set,
+        prefix6=prefix6,
         warnings=warnings,
     )
 
@@ -297,6 +309,11 @@ def limit_set(rule):
     return "limit_" + re.sub(r"[^A-Za-z0-9_]", "_", rule.name)
 
 
+def cap_set(rule):
+    """Name of the dynamic set that counts a capped service's connections by source (without _v4/_v6)."""
+    return "cap_" + re.sub(r"[^A-Za-z0-9_]", "_", rule.name)
+
+
 def open_set(rule):
     """Name of the set of ports a program on the host opens for a while (on-demand services)."""
     return "open_" + re.sub(r"[^A-Za-z0-9_]", "_", rule.name)
@@ -306,16 +323,32 @@ def sets(policy):
     """The named sets the table holds: (name, type, flags); the address sets in both families, then the
     ports opened on demand (each port in one with a timeout, so none stays open when its opener dies)."""
     names = ([(policy.ban_set, "flags timeout;")] if policy.ban_set else []) + [
-        (limit_set(r), "size 65535; flags dynamic,timeout; timeout 10m;") for r in policy.services if r.limit]
-    return ([(f"{name}_v{v}", f"ipv{v}_addr", flags) for name, flags in names for v in (4, 6)]
+        (limit_set(r), "size 65535; flags dynamic,timeout; timeout 10m;") for r in policy.services if r.limit] + [
+        (cap_set(r), "size 65535; flags dynamic;") for r in policy.services if r.cap]
+    # IPv6 bans may be whole prefixes (a guesser rotating within its /64): an interval set holds them.
+    return ([(f"{name}_v{v}", f"ipv{v}_addr", flags.replace("flags timeout", "flags interval,timeout")
+              if v == 6 and name == policy.ban_set else flags) for name, flags in names for v in (4, 6)]
             + [(open_set(r), "inet_service", "flags timeout;") for r in policy.services if r.on_demand])
 
 
-def limit_lines(rule, published=False):
+def source(policy, v):
+    """The key a source is counted by: an IPv4 address, or an IPv6 address's prefix (policy.prefix6)."""
+    if v == 4 or policy.prefix6 == 128:
+        return f"ip{'' if v == 4 else '6'} saddr"
+    return f"ip6 saddr & {ipaddress.IPv6Network(f'::/{policy.prefix6}').netmask}"
+
+
+def limit_lines(policy, rule, published=False):
     """Drop a source's new connections to the rule's ports above its rate (before the rule accepts)."""
     return [f"{dport(rule, published)} {ports_expr(rule.ports)} ct state new update @{limit_set(rule)}_v{v} "
-            f"{{ {family} saddr limit rate over {rule.limit} }} drop"
-            for family, v in (("ip", 4), ("ip6", 6))]
+            f"{{ {source(policy, v)} limit rate over {rule.limit} }} drop" for v in (4, 6)]
+
+
+def cap_lines(policy, rule, published=False):
+    """Refuse (a reset, not a silence to retry into) a source's connections to the rule's ports beyond
+    its cap at once (before the rule accepts)."""
+    return [f"{dport(rule, published)} {ports_expr(rule.ports)} ct state new add @{cap_set(rule)}_v{v} "
+            f"{{ {source(policy, v)} ct count over {rule.cap} }} reject with tcp reset" for v in (4, 6)]
 
 
 # A new connection routed from outside into a local bridge (a container's or VM's network) without DNAT.
@@ -324,7 +357,7 @@ ROUTED = 'ct direction original ct state new ct status & dnat == 0 meta iifkind 
 ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
 
 
-METERS = re.compile(r"(\n\tset limit_\w+ \{[^}]*?)\n\s*elements = \{[^}]*\}")
+METERS = re.compile(r"(\n\tset (?:limit|cap)_\w+ \{[^}]*?)\n\s*elements = \{[^}]*\}")
 
 
 def strip_meters(listing):
@@ -360,7 +393,9 @@ def admit_lines(policy, published):
         if policy.ban_set and rule.name == "management":
             continue   # already above the bans
         if rule.limit:
-            lines += limit_lines(rule, published)
+            lines += limit_lines(policy, rule, published)
+        if rule.cap:
+            lines += cap_lines(policy, rule, published)
         lines += rule_lines(rule, "saddr", published)
     lines += logged(policy, "fwd" if published else "in")
     return ["\t\t" + line for line in lines]

@@ -83,8 +83,17 @@ options:
           - Most new connections per source address to these ports, as nft C(limit rate) takes it
             (V(20/minute)); a source above it has its new connections dropped until its rate falls.
             Metered in a dynamic set per family, C(limit_<name>_v4)/C(_v6). Empty for no limit.
+          - An IPv6 source is its prefix of O(ipv6_prefix) bits, so that rotating addresses within
+            it gains nothing.
         type: str
         default: ""
+      cap:
+        description:
+          - Most connections at once per source address (IPv6, per prefix of O(ipv6_prefix) bits) to
+            these ports; one more is refused with a TCP reset. Counted in a dynamic set per family,
+            C(cap_<name>_v4)/C(_v6). V(0) for no cap. TCP only.
+        type: int
+        default: 0
       on_demand:
         description:
           - Keep the ports closed until a program on the host opens one for a while, by putting it with
@@ -169,9 +178,18 @@ options:
         source addresses are dropped before anything else (their established sessions too). Another
         tool adds the elements (fail2ban, with a timeout each); the module owns only the sets'
         definition, and an apply keeps the live elements, so a converge never lifts a ban.
+      - The IPv6 set takes prefixes too (flag interval), so a ban can cover a guesser's whole
+        O(ipv6_prefix).
       - Elements of the module's sets are left out of the change detection. Empty for no ban set.
     type: str
     default: ""
+  ipv6_prefix:
+    description:
+      - The length of the prefix that stands for an IPv6 source in O(services[].limit) and
+        O(services[].cap) (and that a ban tool may ban as a whole in O(ban_set)). One host commonly
+        holds a whole /64 and can rotate addresses within it; V(128) counts single addresses.
+    type: int
+    default: 64
   log_rate:
     description: Rate of drop log lines, as nft C(limit rate) takes it (V(10/minute); at least 1).
     type: str
@@ -381,7 +399,12 @@ class Nft:
         for entry in json.loads(out).get("nftables", []):
             for elem in entry.get("set", {}).get("elem", []):
                 value = elem.get("elem", elem) if isinstance(elem, dict) else {"val": elem}
-                item = str(value["val"])
+                item = value["val"]
+                if isinstance(item, dict) and "prefix" in item:   # a banned prefix: 2001:db8::/64
+                    item = f"{item['prefix']['addr']}/{item['prefix']['len']}"
+                elif isinstance(item, dict) and "range" in item:
+                    item = "-".join(str(end) for end in item["range"])
+                item = str(item)
                 if value.get("timeout"):
                     item += f" timeout {value['timeout']}s"
                     if value.get("expires"):
@@ -576,6 +599,7 @@ def main():
                 helper=dict(type="str", choices=["ftp"]),
                 limit=dict(type="str", default=""),
                 on_demand=dict(type="bool", default=False),
+                cap=dict(type="int", default=0),
             )),
             management=dict(type="dict", options=dict(
                 port=dict(type="int", default=22),
@@ -593,6 +617,7 @@ def main():
             log_drops=dict(type="bool", default=False),
             log_rate=dict(type="str", default="10/minute"),
             ban_set=dict(type="str", default=""),
+            ipv6_prefix=dict(type="int", default=64),
             path=dict(type="path"),
             state_dir=dict(type="path", default="/var/lib/nft_firewall"),
             lockout_check=dict(type="bool", default=True),

@@ -355,6 +355,47 @@ def test_bad_limit_is_refused(limit):
         build({"management": MGMT, "services": [dict(FTP, limit=limit)]})
 
 
+@pytest.mark.parametrize("prefix, key", [
+    (64, "ip6 saddr & ffff:ffff:ffff:ffff::"), (48, "ip6 saddr & ffff:ffff:ffff::"), (128, "ip6 saddr")])
+def test_an_ipv6_source_is_metered_by_its_prefix(prefix, key):
+    """A host that rotates addresses within its /64 is one source to the meters and the caps."""
+    text = rendered(services=[dict(FTP, limit="20/minute", cap=5)], ipv6_prefix=prefix)
+    assert f"update @limit_ftp_v6 {{ {key} limit rate over 20/minute }} drop" in text
+    assert f"add @cap_ftp_v6 {{ {key} ct count over 5 }} reject with tcp reset" in text
+    assert "add @cap_ftp_v4 { ip saddr ct count over 5 } reject with tcp reset" in text
+
+
+def test_cap_refuses_before_the_accept():
+    rules = [line.strip() for line in rendered(services=[dict(FTP, cap=5)]).splitlines()]
+    capped = "tcp dport 21 ct state new add @cap_ftp_v4 { ip saddr ct count over 5 } reject with tcp reset"
+    assert rules.index(capped) < rules.index('tcp dport 21 accept comment "ftp: FTP control connection"')
+    assert "set cap_ftp_v6 {" in rules
+
+
+@pytest.mark.parametrize("cap, message", [(-1, "cap"), (True, "cap"), ("5", "cap"), (70000, "cap")])
+def test_bad_cap_is_refused(cap, message):
+    with pytest.raises(PolicyError, match=message):
+        build({"management": MGMT, "services": [dict(FTP, cap=cap)]})
+
+
+def test_cap_is_for_tcp():
+    with pytest.raises(PolicyError, match="tcp"):
+        build({"management": MGMT, "services": [{"name": "dns", "proto": "udp", "ports": [53], "cap": 5}]})
+
+
+@pytest.mark.parametrize("prefix", [0, 129, True, "64"])
+def test_bad_ipv6_prefix_is_refused(prefix):
+    with pytest.raises(PolicyError, match="ipv6_prefix"):
+        build({"management": MGMT, "services": [FTP], "ipv6_prefix": prefix})
+
+
+def test_the_ipv6_ban_set_holds_prefixes():
+    text = rendered(services=[FTP], ban_set="ban")
+    v6 = text.split("set ban_v6 {")[1].split("}")[0]
+    v4 = text.split("set ban_v4 {")[1].split("}")[0]
+    assert "flags interval,timeout" in v6 and "flags timeout" in v4 and "interval" not in v4
+
+
 def test_ban_set_may_not_take_a_limit_set_name():
     with pytest.raises(PolicyError, match="limit set"):
         build({"management": MGMT, "ban_set": "limit_ftp", "services": [dict(FTP, limit="5/second")]})

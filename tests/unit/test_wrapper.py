@@ -2,6 +2,7 @@
 fake AnsibleModule; the apply path itself is proven end to end by the Molecule scenarios."""
 
 import importlib.util
+import json
 import os
 import stat
 import subprocess
@@ -197,3 +198,18 @@ def test_confirm_after_the_rollback_fired_fails_and_saves_nothing(tmp_path):
         wrapper.confirm(HostModule(), FakeNft("old"), "t", str(tmp_path / "t.nft"), str(tmp_path / "t.sha256"),
                         "desired", str(tmp_path))
     assert not (tmp_path / "t.nft").exists()
+
+
+def test_live_bans_are_read_back_as_nft_script_items():
+    """What nft -j lists (an address, a banned prefix) back as elements an apply re-adds."""
+    listing = {"nftables": [{"set": {"elem": [
+        {"elem": {"val": "2001:db8::7", "timeout": 600, "expires": 550}},
+        {"elem": {"val": {"prefix": {"addr": "2001:db8:1:2::", "len": 64}}, "timeout": 600, "expires": 590}},
+        "192.0.2.9"]}}]}
+
+    class Lister(HostModule):
+        def run_command(self, args):
+            return 0, json.dumps(listing), ""
+
+    assert wrapper.Nft(Lister()).elements("t", "ban_v6") == [
+        "2001:db8::7 timeout 600s expires 550s", "2001:db8:1:2::/64 timeout 600s expires 590s", "192.0.2.9"]
