@@ -3,9 +3,12 @@ the address into the table's ban set: every packet from it is dropped (filtered,
 client still logs in and management SSH stays open; a converge that changes the ruleset keeps the ban; the
 ban lifts after its time. A per-source rate on new control connections drops a flood at the firewall."""
 
+import contextlib
 import ftplib
+import ipaddress
 import json
 import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,12 +17,12 @@ from conftest import ROOT, ansible_playbook, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 
-def state(address, port=21):
-    """The control port as the controller (the guesser here) sees it."""
+def state(address, port=21, source=None):
+    """The control port as the controller (the guesser here) sees it, from source if given."""
     try:
-        with socket.create_connection((address, port), timeout=1):
+        with socket.create_connection((address, port), timeout=1, source_address=(source, 0) if source else None):
             return "open"
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return "closed"
     except (TimeoutError, socket.timeout):
         return "filtered"
@@ -31,10 +34,11 @@ def state(address, port=21):
 NAMES = ["tester", "admin", "root", "oracle", "test", "ftpuser", "backup", "www-data"]
 
 
-def guess(address, name="tester"):
+def guess(address, name="tester", source=None):
     """One connection, one wrong password, hung up at once (before the ban drops the goodbye, which would
-    leave the session to count against the per-address cap); the server's answer to USER, then to PASS."""
-    ftp = ftplib.FTP(timeout=20)
+    leave the session to count against the per-address cap); the server's answer to USER, then to PASS.
+    source: the address to connect from."""
+    ftp = ftplib.FTP(timeout=20, source_address=(source, 0) if source else None)
     user = "---"   # no answer to USER yet
     try:
         ftp.connect(address)
@@ -93,6 +97,82 @@ def test_guesser_is_banned_at_the_firewall(server, client):
     guesser = ban_guesser(server, client)
     server.node.check_output(f"fail2ban-client unban {guesser}")
     assert wait_for(lambda: state(server.address) == "open", 10), "still dropped after the unban"
+
+
+@contextlib.contextmanager
+def own_addresses(server, count):
+    """count new IPv6 addresses of the controller's, in the /64 it shares with the server (as a host that
+    rotates addresses within its prefix has them); removed after."""
+    route = subprocess.run(["ip", "-6", "route", "get", server.address6], capture_output=True, text=True,
+                           check=True).stdout.split()
+    device, mine = route[route.index("dev") + 1], ipaddress.ip_address(route[route.index("src") + 1])
+    added = [str(mine + 0x10000 + i) for i in range(count)]
+    for address in added:
+        subprocess.run(["ip", "-6", "addr", "add", f"{address}/64", "dev", device, "nodad"], check=True)
+    try:
+        yield added
+    finally:
+        for address in added:
+            subprocess.run(["ip", "-6", "addr", "del", f"{address}/64", "dev", device], check=False)
+
+
+@pytest.mark.scenario("default", "pyftpdlib")
+@pytest.mark.first_server
+@pytest.mark.when(host_firewall_ban=True, ansible_default_ipv6=True)
+def test_guesser_rotating_within_its_prefix_is_banned_as_one(server, client):
+    """A guesser that tries each password from a new address of its /64 (fail2ban#3960): every failure
+    counts against the prefix (ftp_server_ipv6_prefix), and the whole /64 is banned at the firewall;
+    a further address of it is dropped. Then the ban is lifted by hand."""
+    tries = server.settings["host_firewall_ban_max_retry"]
+    prefix = ipaddress.ip_network(f"{server.address6}/{server.settings['ftp_server_ipv6_prefix']}", strict=False)
+    table, name = server.settings["host_firewall_table"], server.settings["host_firewall_ban_set"]
+    with own_addresses(server, tries + 1) as addresses:
+        try:
+            with ThreadPoolExecutor(tries) as pool:
+                answers = list(pool.map(lambda i: guess(server.address6, NAMES[i], addresses[i]), range(tries)))
+            assert answers == ["331 530"] * tries, answers
+            fresh = addresses[-1]   # never used to guess
+            assert wait_for(lambda: state(server.address6, source=fresh) == "filtered", 20), "the prefix is not banned"
+            assert str(prefix) in server.node.check_output(f"nft list set inet {table} {name}_v6")
+            assert state(server.address) == "open"   # IPv4 from the same host: another source
+        finally:
+            server.node.run("fail2ban-client unban --all")
+            forget_prefixes(server)
+        assert wait_for(lambda: state(server.address6, source=addresses[-1]) == "open", 10), "still dropped"
+
+
+@pytest.mark.scenario("default", "pyftpdlib")
+@pytest.mark.first_server
+@pytest.mark.when(ansible_default_ipv6=True)
+def test_cap_holds_for_the_whole_prefix(server, client):
+    """Connections at once from many addresses of one /64 meet one cap at the firewall: one above the
+    daemon's per-address cap (which answers the first one over it itself), whatever the addresses."""
+    cap = server.settings["ftp_server_max_per_ip"] + 1
+    forget_prefixes(server)   # connections of earlier checks that the kernel still tracks
+    held, seen = [], []
+    with own_addresses(server, cap + 1) as addresses:
+        try:
+            for source in addresses:
+                sock = socket.socket(socket.AF_INET6)
+                sock.settimeout(5)
+                sock.bind((source, 0))
+                held.append(sock)
+                try:
+                    sock.connect((server.address6, 21))
+                    seen.append(sock.recv(100).decode()[:3])
+                except OSError as err:
+                    seen.append(type(err).__name__)
+        finally:
+            for sock in held:
+                sock.close()
+            forget_prefixes(server)
+    assert seen == ["220"] * cap + ["ConnectionRefusedError"], seen   # a reset, not a silence to retry into
+
+
+def forget_prefixes(server):
+    """Empty the firewall's IPv6 meters and caps: the checks' addresses share a /64 with the client."""
+    table = server.settings["host_firewall_table"]
+    server.node.run(f"for s in limit_ftp_v6 cap_ftp_v6; do nft flush set inet {table} $s; done; true")
 
 
 @pytest.mark.scenario("default")   # once per run: two converges and the ban's time

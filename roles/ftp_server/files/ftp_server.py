@@ -82,10 +82,12 @@ def load(path, probe=False):
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot read {path}: {err}") from None
     require(isinstance(cfg, dict), "the config is not a JSON object")
+    cfg.setdefault("ipv6_prefix", 64)
     for key in ("listen_port", "passive_min_port", "passive_max_port", "max_clients", "max_per_ip",
-                "max_login_attempts", "login_failure_delay"):
+                "max_login_attempts", "login_failure_delay", "ipv6_prefix"):
         require(isinstance(cfg.get(key), int) and cfg[key] >= 0, f"{key} must be a whole number")
     require(1 <= cfg["listen_port"] <= 65535, "listen_port must be 1-65535")
+    require(1 <= cfg["ipv6_prefix"] <= 128, "ipv6_prefix must be 1-128")
     low, high = cfg["passive_min_port"], cfg["passive_max_port"]
     require(1024 < low <= high <= 65535, f"passive range {low}-{high} must be ascending, above 1024, at most 65535")
     require(not low <= cfg["listen_port"] <= high, "the passive range covers listen_port")
@@ -93,7 +95,10 @@ def load(path, probe=False):
     require(isinstance(cfg.get("active_enabled"), bool), "active_enabled must be true or false")
     require(cfg.get("anonymous") is False, "anonymous logins are not offered by this backend")
     cfg["accounts"] = str(cfg.get("accounts") or "")
-    cfg["users"] = load_accounts(cfg["accounts"], probe)["users"]
+    # A first check comes before the accounts file exists (the role writes both at once, each checked
+    # on its own): the server itself refuses to start without it.
+    first = probe and not os.path.exists(cfg["accounts"])
+    cfg["users"] = [] if first else load_accounts(cfg["accounts"], probe)["users"]
     xferlog = cfg.get("xferlog") or ""
     require(not xferlog or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
     banner = cfg.get("banner", "FTP server ready.")
@@ -433,6 +438,16 @@ class Hardening:
     def on_login(self, username):
         self.max_rate = self.authorizer.rates.get(username, 0)
 
+    ipv6_prefix = 64
+
+    def on_login_failed(self, username, password):
+        # An IPv6 client also as its prefix, the one source fail2ban counts and bans (a host rotating
+        # addresses within its /64 would otherwise never reach the limit); IPv4 by the line above.
+        address = ipaddress.ip_address(self.remote_ip.split("%")[0])
+        if address.version == 6 and not address.ipv4_mapped:
+            prefix = ipaddress.ip_network(f"{address}/{self.ipv6_prefix}", strict=False)
+            logging.getLogger("pyftpdlib").info("failed login from %s", prefix)
+
     allocated = expected = 0
 
     def ftp_ALLO(self, line):
@@ -717,6 +732,7 @@ def configure(handler, server, cfg):
     handler.auth_failed_timeout = cfg["login_failure_delay"]
     handler.xferlog = cfg.get("xferlog") or ""
     handler.banner = cfg.get("banner", "FTP server ready.")
+    handler.ipv6_prefix = cfg["ipv6_prefix"]
     keepalive(server.socket, cfg.get("keepalive", 0))
     server.max_cons = cfg["max_clients"]
     server.max_cons_per_ip = cfg["max_per_ip"]
