@@ -95,12 +95,13 @@ def load(path, probe=False):
     require(isinstance(cfg.get("active_enabled"), bool), "active_enabled must be true or false")
     require(cfg.get("anonymous") is False, "anonymous logins are not offered by this backend")
     cfg["accounts"] = str(cfg.get("accounts") or "")
-    # A first check comes before the accounts file exists (the role writes both at once, each checked
-    # on its own): the server itself refuses to start without it.
+    # A check (--check) may come before the accounts file and the log's directory exist: the role writes
+    # them with the config in one call, the accounts checked on their own. The server itself refuses to
+    # start without them.
     first = probe and not os.path.exists(cfg["accounts"])
     cfg["users"] = [] if first else load_accounts(cfg["accounts"], probe)["users"]
     xferlog = cfg.get("xferlog") or ""
-    require(not xferlog or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
+    require(not xferlog or probe or os.path.isdir(os.path.dirname(xferlog)), f"xferlog {xferlog!r}: no such directory")
     banner = cfg.get("banner", "FTP server ready.")
     require(isinstance(banner, str) and 0 < len(banner) <= 200 and banner.isprintable() and banner.isascii(),
             "banner must be one line of printable ASCII, at most 200 characters")
