@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, Server, ansible_playbook, group, nft_table, node, role_settings
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
-MOVED = {"ftp_server_pasv_min_port": 50400, "ftp_server_pasv_max_port": 50419}   # covers the cap, 20
+MOVED = {"ftp_server_pasv_min_port": 50400, "ftp_server_pasv_max_port": 50449}   # covers the cap, 50
 
 # Passive upload and download in cleartext; prints the dialogue.
 LFTP = """
@@ -82,14 +82,14 @@ def moved(server, client):
 def test_moving_the_passive_range_moves_the_opening(server, client, moved):
     old = f"{server.settings['ftp_server_pasv_min_port']}-{server.settings['ftp_server_pasv_max_port']}"
     table = nft_table(server)
-    assert ("tcp dport 50400-50419 accept" in table) == opened(server), table
+    assert ("tcp dport 50400-50449 accept" in table) == opened(server), table
     assert f"tcp dport {old} accept" not in table, table
 
     result = client.run(LFTP, FTP_USER=client.user, FTP_PASSWORD=client.password, HOST=server.address)
     assert result.rc == 0, result.stderr[-2000:]
     ports = [int(a) * 256 + int(b) for a, b in re.findall(r"227 Entering Passive Mode \(\d+,\d+,\d+,\d+,(\d+),(\d+)\)",
                                                            result.stderr, re.I)]
-    assert ports and all(50400 <= p <= 50419 for p in ports), ports
+    assert ports and all(50400 <= p <= 50449 for p in ports), ports
 
     # Nothing listens on either range now: the new one answers (refused), the old one is dropped. In
     # helper mode both are dropped: only announced data connections get in.
