@@ -141,19 +141,20 @@ def test_killed_client_leaves_the_file_as_it_was(server, client, tls, sample):
     a FIN and no TLS close_notify): the server answers no 226 and logs the upload incomplete; on pyftpdlib
     the file is still the one stored before."""
     name = "e2e-killed.bin"
+    big, back = f"/tmp/e2e-killed-big-{server.name}", f"/tmp/e2e-killed-back-{server.name}"   # the client is shared
     result = client.run(
-        """head -c 20M /dev/zero > /tmp/e2e-killed-big
+        """head -c 20M /dev/zero > "$BIG"
            curl -sS --fail --ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" -T "$SAMPLE" "$URL" || exit 1
-           curl -sS --ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" --limit-rate 500k \
-             -T /tmp/e2e-killed-big "$URL" 2>/dev/null & sleep 2; kill -9 $!; sleep 1
+           curl -sS --ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" --limit-rate 500k \\
+             -T "$BIG" "$URL" 2>/dev/null & sleep 2; kill -9 $!; sleep 1
            curl -sS --fail --ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASSWORD" -o "$BACK" "$URL" """,
-        CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password, SAMPLE=sample.path, BACK="/tmp/e2e-killed-back",
+        CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password, SAMPLE=sample.path, BACK=back, BIG=big,
         URL=f"ftp://{tls.name}/upload/{name}",
     )
     assert result.rc == 0, result.stderr
     uploads = uploads_of(server, name)
     assert uploads[-1][1] == "i" and 0 < uploads[-1][0] < 20 << 20, uploads
-    kept = client.node.check_output("sha256sum /tmp/e2e-killed-back").split()[0] == sample.digest
+    kept = client.node.check_output(f"sha256sum {back}").split()[0] == sample.digest
     assert kept is (server.settings["ftp_server_backend"] == "pyftpdlib"), uploads
 
 

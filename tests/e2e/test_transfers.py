@@ -218,15 +218,15 @@ def test_killed_lftp_upload_leaves_the_file_as_it_was(server, client, small):
     stored before."""
     name = "e2e-killed-lftp.bin"
     result = client.run(
-        """head -c 20M /dev/zero > /tmp/e2e-killed-big
+        """head -c 20M /dev/zero > /tmp/e2e-killed-lftp-big
            curl -sS --fail --user "$FTP_USER:$FTP_PASSWORD" -T "$SAMPLE" "ftp://$HOST/upload/$NAME" || exit 1
            lftp -c "set ftp:use-allo yes; set ftp:ssl-allow no; set net:limit-rate 500000;
-             open -u $FTP_USER,$FTP_PASSWORD ftp://$HOST; put /tmp/e2e-killed-big -o upload/$NAME" &
+             open -u $FTP_USER,$FTP_PASSWORD ftp://$HOST; put /tmp/e2e-killed-lftp-big -o upload/$NAME" &
            sleep 2; kill -9 $!; sleep 1
-           curl -sS --fail --user "$FTP_USER:$FTP_PASSWORD" -o /tmp/e2e-killed-back "ftp://$HOST/upload/$NAME" """,
+           curl -sS --fail --user "$FTP_USER:$FTP_PASSWORD" -o /tmp/e2e-killed-lftp-back "ftp://$HOST/upload/$NAME" """,
         HOST=server.address, FTP_USER=client.user, FTP_PASSWORD=client.password, SAMPLE=small.path, NAME=name,
     )
     assert result.rc == 0, result.stderr
     uploads = uploads_of(server, name)
     assert uploads[-1][1] == "i" and 0 < uploads[-1][0] < 20 << 20, uploads
-    assert client.node.check_output("sha256sum /tmp/e2e-killed-back").split()[0] == small.digest
+    assert client.node.check_output("sha256sum /tmp/e2e-killed-lftp-back").split()[0] == small.digest
