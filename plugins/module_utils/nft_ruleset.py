@@ -322,12 +322,12 @@ def open_set(rule):
 def sets(policy):
     """The named sets the table holds: (name, type, flags); the address sets in both families, then the
     ports opened on demand (each port in one with a timeout, so none stays open when its opener dies)."""
-    names = ([(policy.ban_set, "flags timeout;")] if policy.ban_set else []) + [
-        (limit_set(r), "size 65535; flags dynamic,timeout; timeout 10m;") for r in policy.services if r.limit] + [
-        (cap_set(r), "size 65535; flags dynamic;") for r in policy.services if r.cap]
-    # IPv6 bans may be whole prefixes (a guesser rotating within its /64): an interval set holds them.
-    return ([(f"{name}_v{v}", f"ipv{v}_addr", flags.replace("flags timeout", "flags interval,timeout")
-              if v == 6 and name == policy.ban_set else flags) for name, flags in names for v in (4, 6)]
+    # (name, IPv4 flags, IPv6 flags). IPv6 bans may be whole prefixes (a guesser rotating within its
+    # /64): an interval set holds them.
+    names = ([(policy.ban_set, "flags timeout;", "flags interval,timeout;")] if policy.ban_set else []) + [
+        (limit_set(r), *["size 65535; flags dynamic,timeout; timeout 10m;"] * 2) for r in policy.services if r.limit] + [
+        (cap_set(r), *["size 65535; flags dynamic;"] * 2) for r in policy.services if r.cap]
+    return ([(f"{name}_v{v}", f"ipv{v}_addr", flags[v == 6]) for name, *flags in names for v in (4, 6)]
             + [(open_set(r), "inet_service", "flags timeout;") for r in policy.services if r.on_demand])
 
 

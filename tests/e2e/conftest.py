@@ -372,6 +372,12 @@ def random_file(client, path, size):
     return Sample(path, client.node.check_output(f"sha256sum {path}").split()[0])
 
 
+def empty_sets(server, *names):
+    """Empty sets of the firewall's table (meters and caps a check has filled, or must start from)."""
+    table = server.settings["host_firewall_table"]
+    server.node.run("; ".join(f"nft flush set inet {table} {name} 2>/dev/null" for name in names) + "; true")
+
+
 def uploads_of(server, name):
     """The xferlog's uploads to upload/NAME, oldest first, each as (bytes, completion: c or i)."""
     log = server.node.file(server.settings["ftp_server_xferlog"]).content_string

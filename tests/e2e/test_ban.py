@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ROOT, ansible_playbook, recap
+from conftest import ROOT, ansible_playbook, empty_sets, recap
 
 PLAYBOOK = ROOT / "playbooks" / "ftp_servers.yml"
 
@@ -171,8 +171,7 @@ def test_cap_holds_for_the_whole_prefix(server, client):
 
 def forget_prefixes(server):
     """Empty the firewall's IPv6 meters and caps: the checks' addresses share a /64 with the client."""
-    table = server.settings["host_firewall_table"]
-    server.node.run(f"for s in limit_ftp_v6 cap_ftp_v6; do nft flush set inet {table} $s; done; true")
+    empty_sets(server, "limit_ftp_v6", "cap_ftp_v6")
 
 
 @pytest.mark.scenario("default")   # once per run: two converges and the ban's time

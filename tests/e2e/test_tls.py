@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from conftest import ROOT, address_in, ansible_playbook, nft_table, random_file, uploads_of
+from conftest import ROOT, address_in, ansible_playbook, empty_sets, nft_table, random_file, uploads_of
 
 # Each tool logs in over TLS to $NAME (checked against $CA), uploads $SAMPLE as $FILE into upload/ and
 # downloads it to $BACK, data protected too; the dialogue goes to stderr. $ACTIVE is "on" for active mode.
@@ -462,8 +462,7 @@ def scanners(client):
 
 
 def unmetered(server):
-    table = server.settings["host_firewall_table"]
-    server.node.run(f"for s in limit_ftp_v4 limit_ftp_v6; do nft flush set inet {table} $s 2>/dev/null; done; true")
+    empty_sets(server, "limit_ftp_v4", "limit_ftp_v6")
 
 
 @pytest.mark.scenario("tls")

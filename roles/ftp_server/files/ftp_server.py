@@ -452,7 +452,7 @@ class Hardening:
     allocated = expected = 0
 
     def ftp_ALLO(self, line):
-        # The size an upload announces (lftp sends ALLO before each STOR): a binary STOR from the start
+        # The size an upload announces (lftp with ftp:use-allo, PHP's ftp_alloc): a binary STOR from the start
         # that ends short of it is a cut upload (426, logged incomplete), where a plain connection's end
         # cannot tell it.
         size = line.split()[0] if line.split() else ""
