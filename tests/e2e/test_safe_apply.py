@@ -40,11 +40,12 @@ def converge(server, extra, background=False):
 
 
 def apply_directly(server, tmp_path, rollback, stall=False, fault="", output=subprocess.DEVNULL, sources=None,
-                   pipelining=True):
+                   pipelining=True, connection=()):
     """The module alone, as a play of its own: the live policy plus 8443, under rollback (started in the
     background); with stall, without its action plugin and then waiting instead of confirming, like a
     controller that hangs between apply and confirm; fault is what the module appends after nft -c
-    passed (its NFT_FIREWALL_FAULT hook); sources replace the controller as the management sources."""
+    passed (its NFT_FIREWALL_FAULT hook); sources replace the controller as the management sources;
+    connection is extra arguments for ansible-playbook (another connection plugin)."""
     services = [{"name": "ftp", "ports": [21]}, {"name": "mssql", "ports": [1433]}, {"name": "web", "ports": [8443]},
                 {"name": "ftp-passive", "ports": [f"{server.passive_range[0]}-{server.passive_range[-1]}"]}]
     play = [{"hosts": server.name, "gather_facts": False, "tasks": [
@@ -54,7 +55,8 @@ def apply_directly(server, tmp_path, rollback, stall=False, fault="", output=sub
          "environment": {"NFT_FIREWALL_FAULT": fault}},
     ] + ([{"ansible.builtin.pause": {"seconds": 120}}] if stall else [])}]
     (tmp_path / "direct.yml").write_text(json.dumps(play))
-    return subprocess.Popen(["ansible-playbook", "-i", inventory_path(), str(tmp_path / "direct.yml")], cwd=ROOT,
+    return subprocess.Popen(["ansible-playbook", "-i", inventory_path(), str(tmp_path / "direct.yml"), *connection],
+                            cwd=ROOT,
                             env=dict(module_env(plugin=not stall), ANSIBLE_PIPELINING=str(pipelining)), stdout=output, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
@@ -128,12 +130,26 @@ def test_host_rolls_back_when_ansible_dies_before_confirming(server, over_ssh, t
     assert left.rc != 0 and not left.stdout, left.stdout
 
 
-def test_module_alone_rolls_back_when_the_controller_cannot_return(server, over_ssh, tmp_path):
+def paramiko(server):
+    """ansible-playbook's arguments for reaching the server with paramiko instead of OpenSSH: its own
+    connection cache and its own reset, which the action plugin's return goes through."""
+    key = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "id_ed25519")
+    return ("-c", "paramiko", "-e", json.dumps({"ansible_host": server.address, "ansible_user": "root",
+                                                 "ansible_ssh_private_key_file": key}))
+
+
+CONNECTIONS = ["ssh", "paramiko"]
+
+
+@pytest.mark.parametrize("connection", CONNECTIONS)
+def test_module_alone_rolls_back_when_the_controller_cannot_return(server, over_ssh, tmp_path, connection):
     """One task of the module in a play of its own (its action plugin): the new table shuts the
     controller out, the task fails saying so, and the host restores the previous table by itself.
-    Without pipelining (ansible-core's default), so that remote temporary files exist to be cleaned."""
+    Without pipelining (ansible-core's default), so that remote temporary files exist to be cleaned;
+    over OpenSSH and over paramiko."""
     before = nft_table(server)
-    run = apply_directly(server, tmp_path, ROLLBACK, output=subprocess.PIPE, sources=["192.0.2.1"], pipelining=False)
+    run = apply_directly(server, tmp_path, ROLLBACK, output=subprocess.PIPE, sources=["192.0.2.1"], pipelining=False,
+                         connection=paramiko(server) if connection == "paramiko" else ())
     try:
         applied = wait_for(server, lambda t: "192.0.2.1" in t, 60)
         restored = wait_for(server, lambda t: t == before, ROLLBACK + 10)
@@ -157,6 +173,21 @@ def test_confirmed_change_is_kept_and_saved_for_boot(server, over_ssh):
         assert "tcp dport 8443 accept" in nft_table(server)
         assert "tcp dport 8443 accept" in saved(server)
         restart(server)   # and loaded at boot
+        assert "tcp dport 8443 accept" in nft_table(server)
+    finally:
+        rc, output = converge(server, {})
+        assert rc == 0, output[-3000:]
+
+
+def test_module_alone_confirms_over_paramiko(server, over_ssh, tmp_path):
+    """A good change through paramiko: the action plugin's new connection gets in and confirms, and the
+    change outlives its rollback timer."""
+    run = apply_directly(server, tmp_path, ROLLBACK, output=subprocess.PIPE, connection=paramiko(server))
+    try:
+        output = " ".join(run.communicate(timeout=120)[0].split())
+        assert run.returncode == 0, output[-3000:]
+        assert "changed=1" in output and "failed=0" in output, output[-3000:]   # applied, then confirmed
+        time.sleep(ROLLBACK + 1)
         assert "tcp dport 8443 accept" in nft_table(server)
     finally:
         rc, output = converge(server, {})
