@@ -109,7 +109,7 @@ def load(path, probe=False):
     require(isinstance(cfg.get("tls_session_reuse", False), bool), "tls_session_reuse must be true or false")
     if cfg["tls"] != "off":
         cfg["tls_material"] = tls_material(cfg)
-        cfg["tickets"] = Tickets()
+        cfg["sessions"] = Sessions()
     return cfg
 
 
@@ -222,10 +222,13 @@ def tls_context(material):
 TICKET_LIFETIME = 86400
 
 
-class Tickets:
-    """TLS 1.3 session tickets, by libssl calls pyOpenSSL does not offer (on the libssl it runs on).
+class Sessions:
+    """TLS sessions, by libssl calls pyOpenSSL does not offer (on the libssl it runs on; the binding of
+    Ubuntu 24.04's python3-cryptography 41 lacks even SSL_session_reused).
 
-    Data connections send none: an uploading client never reads them, and closing a socket with unread
+    Whether a data connection resumed a session: vsftpd's require_ssl_reuse (DataHandler).
+
+    TLS 1.3 session tickets: data connections send none: an uploading client never reads them, and closing a socket with unread
     data makes the kernel reset the connection, which throws away the end of the upload still on its way
     (seen with rclone: 17 of 20 MB stored). The control connection sends a fresh one with each passive or
     active data connection it announces instead: clients use a TLS 1.3 ticket once (curl does), so two
@@ -239,12 +242,17 @@ class Tickets:
             libssl = ctypes.CDLL(paths.pop())
             self._count = libssl.SSL_set_num_tickets
             self._new = libssl.SSL_new_session_ticket
+            self._reused = libssl.SSL_session_reused
         except (OSError, AttributeError) as err:
-            raise ConfigError(f"tls: the system's libssl lacks what TLS 1.3 tickets need (OpenSSL 3): {err}") from None
+            raise ConfigError(f"tls: the system's libssl lacks what TLS sessions need (OpenSSL 3): {err}") from None
         self._count.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
         self._new.argtypes = [ctypes.c_void_p]
+        self._reused.argtypes = [ctypes.c_void_p]
         from OpenSSL._util import ffi
         self._pointer = lambda connection: int(ffi.cast("uintptr_t", connection._ssl))
+
+    def reused(self, connection):
+        return self._reused(self._pointer(connection)) == 1
 
     def none(self, connection):
         return self._count(self._pointer(connection), 0) == 1
@@ -601,10 +609,9 @@ class PlainHandler(Hardening, FTPHandler):
 
 def tls_handler(cfg):
     from OpenSSL import SSL
-    from OpenSSL._util import lib as openssl   # pyOpenSSL has no public session_reused()
     from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
-    tickets = cfg["tickets"]
+    sessions = cfg["sessions"]
 
     class Ending(Limited):
         """Where pyftpdlib's TLS layer passes the end of a data connection (after TLS_DTPHandler in the
@@ -651,14 +658,14 @@ def tls_handler(cfg):
 
         def secure_connection(self, ssl_context):
             super().secure_connection(ssl_context)
-            if self._ssl_accepting and not tickets.none(self.socket):
+            if self._ssl_accepting and not sessions.none(self.socket):
                 self.close()
 
         def handle_ssl_established(self):
             # vsftpd's require_ssl_reuse: a protected data connection must resume the TLS session of
             # its own control connection. The context, and so the session cache and ticket keys, is that
             # control connection's alone: a session of another one (the same NAT) is not resumed here.
-            if cfg.get("tls_session_reuse") and not openssl.SSL_session_reused(self.socket._ssl):
+            if cfg.get("tls_session_reuse") and not sessions.reused(self.socket):
                 self.said = True
                 self.cmd_channel.respond("522 SSL connection failed: session reuse required")
                 # Closed at once, no TLS shutdown: the session's next transfer must not find this one
@@ -696,7 +703,7 @@ def tls_handler(cfg):
 
         def process_command(self, cmd, *args, **kwargs):
             if cmd in ("PASV", "EPSV", "PORT", "EPRT") and self._ssl_established and self._prot:
-                tickets.one_more(self.socket)   # sent before the reply, for the data connection to come
+                sessions.one_more(self.socket)   # sent before the reply, for the data connection to come
             # vsftpd's answer, 530, where pyftpdlib says 550: a cleartext login is a failed login.
             if cmd in ("USER", "PASS") and self.tls_control_required and not self._ssl_established:
                 self.respond("530 Log in over TLS (AUTH TLS) first.")
@@ -766,7 +773,7 @@ def reload(handler, server, cfg, path):
     except ConfigError as err:
         logging.error("settings not reloaded: %s", err)
     else:
-        new.pop("tickets", None)   # the TLS handler keeps the one it was made with
+        new.pop("sessions", None)   # the TLS handler keeps the one it was made with
         cfg.update(new)
         configure(handler, server, cfg)
         logging.info("settings reloaded; accounts: %d", len(cfg["users"]))
