@@ -3,6 +3,7 @@ move data over TLS through the firewall; cleartext and old TLS are refused where
 
 import json
 import re
+import secrets
 import subprocess
 import time
 from dataclasses import dataclass
@@ -73,7 +74,9 @@ def sample(server, client):
 def test_round_trip_over_tls(server, client, tls, sample, tool, mode):
     if mode == "active" and not server.settings["ftp_server_active_enabled"]:
         pytest.fail("active mode is off in this inventory; the TLS matrix needs it on")
-    name = f"tls-{tool}-{mode}.bin"
+    # Named after this run's sample: a file of the same size left by an earlier verify on these hosts
+    # would pass for it (rclone compares sizes where the server cannot set times).
+    name = f"tls-{tool}-{mode}-{sample.digest[:8]}.bin"
     back = f"/tmp/e2e-{server.name}-{name}"
     if tool == "ftplib":   # a resuming ftplib.FTP_TLS (playbooks/files/ftp_client.py)
         seen = client.tool("many", tls.name, "--user", client.user, "--password", client.password,
@@ -397,7 +400,7 @@ def test_many_files_and_parallel_clients(server, client, tls, how):
     result = client.run(
         'rm -rf "$DST"; mkdir -p "$SRC" "$DST"; for i in $(seq 1 50); do head -c $((1000 + i * 37)) /dev/urandom'
         ' > "$SRC/f$i.bin"; done\n{ ' + PARALLEL[how] + '\n}; rc=$?; diff -r "$SRC" "$DST" && exit $rc',
-        SRC=src, DST=dst, DIR=slug, NAME=tls.name, CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password,
+        SRC=src, DST=dst, DIR=f"{slug}-{secrets.token_hex(4)}", NAME=tls.name, CA=tls.ca, FTP_USER=client.user, FTP_PASSWORD=client.password,
     )
     output = (result.stdout + result.stderr)[-3000:]
     if how.startswith("rclone") and reuse:
