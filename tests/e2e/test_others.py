@@ -34,6 +34,9 @@ def converged(server):
     return recap(output)[server.name]
 
 
+# And on Ubuntu 24.04 (egress), where ufw comes installed and off: it coexists (the converge passed beside
+# it), and enabled it is refused the same way.
+@pytest.mark.scenario("helper", "egress")
 def test_enabled_ufw_is_refused_by_name_until_disabled(server, client):
     result = server.node.run(f"{APT} ufw > /dev/null && ufw default deny incoming && ufw allow 21/tcp && "
                              f"ufw allow 22/tcp && ufw --force enable")

@@ -85,3 +85,21 @@ def test_idle_control_connection_sends_keepalives(server, client, family):
     due = re.search(r"timer:\(keepalive,([^,]+),", timers[0]).group(1)   # 43sec, 1min2sec, 950ms
     left = sum(int(n) * {"min": 60, "sec": 1, "ms": 0.001}[unit] for n, unit in re.findall(r"(\d+)(min|sec|ms)", due))
     assert 0 < left <= seconds, (timers, seconds)
+
+
+# Profiles in /etc/apparmor.d name the programs they confine: "profile NAME /path {" or "/path {".
+ATTACHED = r"^\s*(profile\s+\S+\s+)?/\S+.*\{\s*$"
+
+
+@pytest.mark.when(ansible_distribution="Ubuntu")
+def test_apparmor_confines_nothing_the_roles_run(server):
+    """Ubuntu enforces AppArmor. No profile on the host (Ubuntu's own and those the roles' packages
+    bring) attaches to a program the roles run: the daemon, the unit's Python, nft, fail2ban, certbot.
+    So none needs a rule of its own; a profile added later would show here. (The containers here run on
+    a kernel without AppArmor: what is proven is the profiles, not their enforcement.)"""
+    programs = ["vsftpd", "python3", "/opt/ftp-server", "nft", "fail2ban", "certbot"]
+    found = server.node.check_output(
+        f"find /etc/apparmor.d -maxdepth 1 -type f -exec grep -hE {shlex.quote(ATTACHED)} {{}} +")
+    attached = [line for line in found.splitlines() if any(p in line for p in programs)]
+    assert found, "no profile found: the check would prove nothing"
+    assert attached == [], attached

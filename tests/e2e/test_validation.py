@@ -146,3 +146,36 @@ def test_bad_setting_fails_before_any_change(server, outside, case):
     assert message in " ".join(output.split()), output[-3000:]
     assert recap(output)[server.name]["changed"] == 0
     assert fingerprint(server) == before
+
+
+# The release files of a Debian 11 host, as Ansible reads them (the issue's case: it converged with 10
+# changes and no word about the system).
+BULLSEYE = {
+    "/etc/os-release": 'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nNAME="Debian GNU/Linux"\nVERSION_ID="11"\n'
+                       'VERSION="11 (bullseye)"\nVERSION_CODENAME=bullseye\nID=debian\n',
+    "/etc/debian_version": "11.11\n",
+}
+
+
+@pytest.mark.scenario("default")
+@pytest.mark.first_server   # the checks run on the controller
+@pytest.mark.parametrize("role", ["ftp_server", "host_firewall"])
+def test_other_system_is_refused_before_any_change(server, outside, role):
+    """Each role alone, in a play that gathers no facts, on a host whose release files say Debian 11:
+    refused by name, listing what is supported, with nothing changed."""
+    files = " ".join(BULLSEYE)
+    server.node.check_output(f"for f in {files}; do cp -a $f $f.e2e; done")
+    try:
+        for path, text in BULLSEYE.items():
+            server.node.check_output(f"rm -f {path}; printf '%s' {json.dumps(text)} > {path}")
+        before = fingerprint(server)
+        play = PLAY.replace("roles: [ftp_server]", f"roles: [{role}]")
+        rc, output = outside(play, "--limit", server.name)
+        said = " ".join(output.split())
+        assert rc == 2, output[-3000:]
+        assert (f"This host runs Debian 11; the {role} role supports Debian 12, Debian 13, Ubuntu 22.04, "
+                "Ubuntu 24.04 only") in said, output[-3000:]
+        assert recap(output)[server.name]["changed"] == 0
+        assert fingerprint(server) == before
+    finally:
+        server.node.check_output(f"for f in {files}; do mv -f $f.e2e $f; done")
