@@ -1,11 +1,12 @@
 """The daemon on the server: enabled, running, listening, configured by us."""
 
+import json
 import re
 import shlex
 import time
 
 import pytest
-from conftest import FAMILIES, address_in
+from conftest import FAMILIES, ROOT, address_in, ansible_playbook
 
 
 def test_service_enabled_and_running(server):
@@ -51,6 +52,27 @@ def test_pasv_announces_the_configured_address(server, client):
     seen = client.tool("pasv", server.address, "--user", client.user, "--password", client.password)
     announced = server.settings.get("ftp_server_pasv_address") or server.address
     assert seen["reply"].startswith("227") and f"({announced.replace('.', ',')}," in seen["reply"], seen
+
+
+@pytest.mark.scenario("egress", "pyftpdlib")   # the Ubuntu servers of the general scenarios
+@pytest.mark.when(lambda s: not s["ftp_server_pasv_address"], ansible_distribution="Ubuntu")
+def test_pasv_address_given_as_a_name(server, client):
+    """ftp_server_pasv_address as a host name (with ftp_server_pasv_address_resolve), resolved by the
+    daemon through the host's resolver (on Ubuntu the name service of systemd-resolved's host, files
+    first): a name the host knows for an address not its own, which PASV then announces."""
+    public, name = "192.0.2.77", "ftp-public.example"
+    server.node.check_output(f"echo '{public} {name}' >> /etc/hosts")
+    playbook = ROOT / "playbooks" / "ftp_servers.yml"
+    try:
+        rc, output = ansible_playbook(playbook, "--limit", server.name, "--tags", "ftp_server", "-e", json.dumps(
+            {"ftp_server_pasv_address": name, "ftp_server_pasv_address_resolve": True}))
+        assert rc == 0, output[-3000:]
+        seen = client.tool("pasv", server.address, "--user", client.user, "--password", client.password)
+        assert seen["reply"].startswith("227") and f"({public.replace('.', ',')}," in seen["reply"], seen
+    finally:
+        server.node.run(f"sed -i '/ {name}$/d' /etc/hosts")
+        rc, output = ansible_playbook(playbook, "--limit", server.name, "--tags", "ftp_server")
+        assert rc == 0, output[-3000:]
 
 
 # A control connection that logs in and then sits idle, as during a long transfer.
