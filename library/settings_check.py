@@ -1,0 +1,1 @@
+../plugins/modules/settings_check.py

@@ -1,0 +1,1 @@
+../../../plugins/action/settings_check.py
