@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.md",
              "changelogs", "docs", "meta", "playbooks", "plugins", "roles", "tests"}
 # The user docs; development.md, lab.md, testing.md and performance.md stay in the repository.
-USER_DOCS = {"docs/audit.md", "docs/firewall.md", "docs/ftp_server.md", "docs/networking.md"}
+USER_DOCS = {"docs/audit.md", "docs/firewall.md", "docs/ftp_server.md", "docs/networking.md", "docs/systems.md"}
 CHANGELOGS = {"changelogs/changelog.yaml"}
 # ansible-test sanity reads its ignore files in the installed collection (bin/collection).
 TESTS = re.compile(r"tests/sanity/ignore-\d+\.\d+\.txt")
