@@ -125,3 +125,18 @@ def test_apparmor_confines_nothing_the_roles_run(server):
     attached = [line for line in found.splitlines() if any(p in line for p in programs)]
     assert found, "no profile found: the check would prove nothing"
     assert attached == [], attached
+
+
+@pytest.mark.scenario("egress", "pyftpdlib")   # Ubuntu 24.04, Ubuntu 22.04 and Debian 13
+def test_empty_apt_cache_is_refreshed(server):
+    """A host whose apt cache holds no package lists (an image built without them, or after the lists
+    were removed): the converge refreshes it, whatever the directory's age, and installs what is
+    missing, instead of "No package matching"."""
+    package = {"vsftpd": "libpam-pwdfile", "pyftpdlib": "python3-packaging"}[server.settings["ftp_server_backend"]]
+    server.node.check_output(f"dpkg -r {package} > /dev/null && rm -rf /var/lib/apt/lists/* "
+                             "&& mkdir -p /var/lib/apt/lists/partial")
+    rc, output = ansible_playbook(ROOT / "playbooks" / "ftp_servers.yml", "--limit", server.name,
+                                  "--tags", "ftp_server_install")
+    assert rc == 0, output[-3000:]
+    assert server.node.package(package).is_installed
+    assert server.node.run("ls /var/lib/apt/lists | grep -q _Packages").rc == 0
