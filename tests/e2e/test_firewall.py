@@ -225,6 +225,16 @@ def test_broken_input_fails_and_keeps_the_previous_ruleset(server):
     assert nft_table(server) == before
 
 
+def test_ruleset_survives_a_restart_of_nftables(server, client):
+    """`systemctl restart nftables` (an administrator's, a package upgrade's) flushes the ruleset and
+    loads /etc/nftables.conf: its include brings the table back as it was, and FTP is reachable."""
+    before = nft_table(server)
+    server.node.check_output("systemctl restart nftables")
+    port = server.settings["ftp_server_control_port"]
+    assert nft_table(server) == before
+    assert probe(client, server.address, port) == {port: "open"}
+
+
 @pytest.mark.reboot
 def test_ruleset_survives_a_restart(server, client):
     if not os.environ.get("MOLECULE_INVENTORY_FILE"):
