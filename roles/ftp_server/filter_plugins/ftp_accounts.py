@@ -1,0 +1,1 @@
+../../../plugins/filter/ftp_accounts.py
