@@ -170,8 +170,8 @@ def modes(s):
 
 
 def rates(s):
-    bad = [u for u in s["users"] if "max_rate" in u and (isinstance(u["max_rate"], bool)
-                                                        or not isinstance(u["max_rate"], int) or u["max_rate"] <= 0)]
+    bad = [u for u in s["users"] if "max_rate" in u
+           and (isinstance(u["max_rate"], bool) or not isinstance(u["max_rate"], int) or u["max_rate"] <= 0)]
     if bad:
         return (f"ftp_server_users entries {', '.join(names(bad))}: max_rate is a positive whole number of bytes "
                 "per second (e.g. 2000000), for downloads and uploads alike; leave it out for no cap.")

@@ -29,15 +29,20 @@ options:
     required: true
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: all
 notes:
-  - An action plugin: it runs on the controller, and this file holds its documentation only.
+  - An action plugin that runs on the controller; this file holds its documentation only.
 """
 
 EXAMPLES = r"""
