@@ -9,19 +9,17 @@ import os
 
 from ansible.plugins.action import ActionBase
 
-try:
-    from ansible_collections.ftp_lab.ftp.plugins.module_utils import firewall_settings, ftp_settings
-except ImportError:   # a role from a roles path: the rules beside this file's real place (plugins/)
-    def _load(name):
-        path = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "module_utils", f"{name}.py")
-        spec = importlib.util.spec_from_file_location(f"ftp_lab_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+def _load(name):
+    """The rules beside this file's real place (plugins/module_utils/), whether it runs from the
+    collection or from a roles path (a link in roles/*/action_plugins): never another installed copy."""
+    path = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "module_utils", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"ftp_lab_ftp_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    ftp_settings, firewall_settings = _load("ftp_settings"), _load("firewall_settings")
 
-RULES = {"ftp_server": ftp_settings, "host_firewall": firewall_settings}
+RULES = {"ftp_server": _load("ftp_settings"), "host_firewall": _load("firewall_settings")}
 
 
 class ActionModule(ActionBase):

@@ -6,12 +6,12 @@ templates read (tests/unit/test_ftp_accounts.py)."""
 import posixpath
 
 DEFAULTS = {"access": "read_write", "upload_dir": "upload", "max_rate": 0, "shared": ""}
-TRUE = ("yes", "on", "1", "true", "y", "t")
+TRUE = ("yes", "on", "1", "true")   # ansible-core's bool filter: anything else is false
 
 
 def truth(value):
     """A truth value as Ansible's bool filter reads it ("no" is false)."""
-    return value.strip().lower() in TRUE if isinstance(value, str) else bool(value)
+    return str(value).lower() in TRUE if isinstance(value, (str, int)) else False
 
 
 def unique(items):
@@ -37,6 +37,7 @@ def ftp_accounts(users, home_base, files_user, mounts_found=()):
     files' account, the places shared directories are seen at);
     mount_units: the unit of each share, in the order of shares; stale_mounts: units found that no
     share wants now."""
+    users = [u for u in users or [] if isinstance(u, dict)]   # the settings check names any other shape
     present = ([u for u in users if "state" not in u]
                + [u for u in users if "state" in u and u["state"] == "present"])
     absent = [u for u in users if "state" in u and u["state"] == "absent"]

@@ -14,12 +14,19 @@ def management(s):
     return None
 
 
+def contributions(s):
+    """The contributions as the role reads them: none is empty, and only mappings count."""
+    given = s["contributions"]
+    return [c for c in given if isinstance(c, dict)] if isinstance(given, (list, tuple)) else []
+
+
 def services_of(contributions):
-    return ", ".join(service.get("name", "") for c in contributions for service in c.get("services", []))
+    return ", ".join(str(service.get("name", "")) for c in contributions for service in c.get("services") or []
+                     if isinstance(service, dict))
 
 
 def helper_sees_the_data(s):
-    encrypted = [c for c in s["contributions"] if c.get("encrypted")]
+    encrypted = [c for c in contributions(s) if c.get("encrypted")]
     if s["helper_mode"] and encrypted:
         return ("host_firewall_helper_mode is true, but a contribution encrypts its control connection (services: "
                 f"{services_of(encrypted)}): the conntrack helper cannot read the data ports announced inside it, "
@@ -29,10 +36,10 @@ def helper_sees_the_data(s):
 
 
 def helper_without_announced_address(s):
-    announcing = [c for c in s["contributions"] if c.get("announced_address")]
+    announcing = [c for c in contributions(s) if c.get("announced_address")]
     if s["helper_mode"] and announcing:
         return ("host_firewall_helper_mode is true, but a contribution announces another address for its data "
-                f"connections ({', '.join(c['announced_address'] for c in announcing)}, services: "
+                f"connections ({', '.join(str(c['announced_address']) for c in announcing)}, services: "
                 f"{services_of(announcing)}): the kernel's FTP helper expects a passive data connection only to "
                 "the address the control connection reached, so every PASV transfer would be dropped. Leave "
                 "helper mode off (the passive range is then opened as such), or announce no address.")

@@ -23,32 +23,40 @@ SYSTEM_DIRS = {"/", "/etc", "/usr", "/var", "/root", "/home", "/tmp", "/proc", "
 UNIT_PATH = re.compile(r"\A/[A-Za-z0-9._/+@:=-]+\Z")
 FQDN = re.compile(r"\A([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?[.])+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 ACCESS = ("read_write", "read_only", "upload_only")
-TRUE = ("yes", "on", "1", "true", "y", "t")
+TRUE = ("yes", "on", "1", "true")   # ansible-core's bool filter: anything else is false
 
 
 def number(value):
     """A whole number as Jinja's int filter reads it (0 where it cannot)."""
-    if isinstance(value, bool):
-        return int(value)
     try:
         return int(value)
     except (TypeError, ValueError):
         try:
             return int(float(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return 0
 
 
 def truth(value):
-    """A truth value as Ansible's bool filter reads it."""
-    if isinstance(value, str):
-        return value.strip().lower() in TRUE
-    return bool(value)
+    """A truth value as Ansible's bool filter reads it (the role's templates read it so)."""
+    if isinstance(value, (str, int)):
+        return str(value).lower() in TRUE
+    return False
 
 
 def names(entries):
     """The names of the entries, each once, in order."""
-    return list(dict.fromkeys(str(entry.get("name")) for entry in entries))
+    return list(dict.fromkeys(str(entry.get("name") or "(an entry without a name)") for entry in entries))
+
+
+def listed(value):
+    """A list setting as the role reads it: none is empty."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def entries(s):
+    """The accounts' entries (the rule accounts refuses anything but a list of mappings)."""
+    return [u for u in listed(s["users"]) if isinstance(u, dict)]
 
 
 def span(s):
@@ -101,7 +109,7 @@ def control_port(s):
 
 
 def pasv_leaves_ports_alone(s):
-    overlap = [port for port in [number(s["control_port"])] + [number(p) for p in s["reserved_ports"]]
+    overlap = [port for port in [number(s["control_port"])] + [number(p) for p in listed(s["reserved_ports"])]
                if in_range(s, port)]
     if overlap:
         return (f"ftp_server_pasv_min_port/ftp_server_pasv_max_port {span(s)} covers port(s) "
@@ -140,7 +148,11 @@ def banner(s):
 
 
 def accounts(s):
-    users = s["users"]
+    if s["users"] is not None and (not isinstance(s["users"], (list, tuple))
+                                   or not all(isinstance(u, dict) for u in s["users"])):
+        return ("ftp_server_users must be a list of entries, each a mapping with at least name and "
+                "password_hash.")
+    users = entries(s)
     bad = [u for u in users if not LOGIN.match(str(u.get("name", "")))
            or not CRYPT.match(str(u.get("password_hash", "")))
            or ("upload_dir" in u and (not PLAIN_NAME.match(str(u["upload_dir"])) or u["upload_dir"] in (".", "..")))]
@@ -152,14 +164,14 @@ def accounts(s):
 
 
 def unique_names(s):
-    listed = [u.get("name") for u in s["users"]]
-    if len(set(map(str, listed))) != len(listed):
-        return f"ftp_server_users lists a name more than once: {listed}"
+    given = [u.get("name") for u in entries(s)]
+    if len(set(map(str, given))) != len(given):
+        return f"ftp_server_users lists a name more than once: {given}"
     return None
 
 
 def modes(s):
-    bad = [u for u in s["users"] if ("access" in u and u["access"] not in ACCESS)
+    bad = [u for u in entries(s) if ("access" in u and u["access"] not in ACCESS)
            or ("state" in u and u["state"] not in ("present", "absent"))
            or ("remove_files" in u and not isinstance(u["remove_files"], bool))]
     if bad:
@@ -170,7 +182,7 @@ def modes(s):
 
 
 def rates(s):
-    bad = [u for u in s["users"] if "max_rate" in u
+    bad = [u for u in entries(s) if "max_rate" in u
            and (isinstance(u["max_rate"], bool) or not isinstance(u["max_rate"], int) or u["max_rate"] <= 0)]
     if bad:
         return (f"ftp_server_users entries {', '.join(names(bad))}: max_rate is a positive whole number of bytes "
@@ -187,11 +199,11 @@ def home_base(s):
 
 
 def shared_of(s):
-    return [u for u in s["users"] if u.get("shared")]
+    return [u for u in entries(s) if u.get("shared")]
 
 
 def shared_inside_base(s):
-    base, homes = s["home_base"], {str(u.get("name")) for u in s["users"]}
+    base, homes = s["home_base"], {str(u.get("name")) for u in entries(s)}
     bad = []
     for user in shared_of(s):
         path = str(user["shared"])
@@ -244,7 +256,7 @@ def chroot(s):
 
 
 def no_anonymous(s):
-    if truth(s["anonymous"]) or {"ftp", "anonymous"} & {str(u.get("name")) for u in s["users"]}:
+    if truth(s["anonymous"]) or {"ftp", "anonymous"} & {str(u.get("name")) for u in entries(s)}:
         return ("ftp_server_anonymous is true, or an account is named ftp or anonymous: neither backend offers "
                 "anonymous logins (every account is a named one with a password; for files anyone may fetch, "
                 "give them a read_only account).")

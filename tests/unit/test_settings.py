@@ -197,3 +197,42 @@ def test_firewall_settings_pass(changes):
 
 def test_every_firewall_rule_has_a_case():
     assert {rule.__name__ for rule in firewall_settings.RULES} == set(FIREWALL_BAD)
+
+
+@pytest.mark.parametrize("value,expected", [
+    (True, True), ("yes", True), ("On", True), ("true", True), ("1", True), (1, True),
+    (False, False), ("no", False), ("false", False), ("0", False), ("y", False), (2, False), (None, False),
+])
+def test_truth_is_ansibles_bool(value, expected):
+    """The rules read a truth value as the role's templates do (| bool)."""
+    assert ftp_settings.truth(value) is expected
+
+
+def test_implicit_ftps_given_as_text():
+    """"false" from an INI inventory is off for the role and for the rule alike."""
+    assert ftp_settings.first_problem(dict(DEFAULTS, tls_implicit="false", tls_implicit_port=50010)) is None
+    assert "ftp_server_tls_implicit needs" in ftp_settings.first_problem(dict(DEFAULTS, tls_implicit="yes"))
+
+
+@pytest.mark.parametrize("changes", [{"users": None}, {"reserved_ports": None}, {"pasv_min_port": "inf"}])
+def test_empty_or_odd_values_get_a_message_not_a_crash(changes):
+    problem = ftp_settings.first_problem(dict(DEFAULTS, **changes))
+    assert problem is None or problem.startswith("ftp_server_")
+
+
+@pytest.mark.parametrize("users", [["alice"], "alice", [{"name": "alice", "password_hash": HASH}, 3]])
+def test_accounts_that_are_no_list_of_entries(users):
+    assert ftp_settings.first_problem(dict(DEFAULTS, users=users)) == (
+        "ftp_server_users must be a list of entries, each a mapping with at least name and password_hash.")
+
+
+def test_an_entry_without_a_name_is_said_so():
+    problem = ftp_settings.first_problem(dict(DEFAULTS, users=[{"password_hash": HASH}]))
+    assert problem.startswith("ftp_server_users entries (an entry without a name):")
+
+
+@pytest.mark.parametrize("contributions", [None, [None], [{"services": None, "encrypted": True}]])
+def test_firewall_contributions_of_odd_shape(contributions):
+    settings = dict(FIREWALL, helper_mode=True, contributions=contributions)
+    problem = firewall_settings.first_problem(settings)
+    assert problem is None or problem.startswith("host_firewall_helper_mode is true")
