@@ -9,6 +9,7 @@ import os
 
 from ansible.plugins.action import ActionBase
 
+
 def _load(name):
     """The rules beside this file's real place (plugins/module_utils/), whether it runs from the
     collection or from a roles path (a link in roles/*/action_plugins): never another installed copy."""
