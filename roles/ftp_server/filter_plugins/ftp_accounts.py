@@ -1,1 +1,0 @@
-../../../plugins/filter/ftp_accounts.py
